@@ -1,0 +1,183 @@
+"""Inference for files, folders and camera frames, with a fast backend.
+
+LiteRT (`ai-edge-litert`) runs the exported model.tflite; where it is missing, a compiled tf.function
+over the Keras model is used. `model.predict` (tens of ms of overhead per call) is never used per image.
+A Predictor (and its interpreter) belongs to one thread.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .dataset import list_images
+from .imaging import ImageError, decode_image, is_image_file, preprocess
+from .model_store import ModelInfo, ModelStore, ModelStoreError
+
+
+def default_threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+class LiteRTBackend:
+    name = "litert"
+
+    def __init__(self, tflite_path: Path, num_threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        from .tf_runtime import quiet_native_output
+
+        try:
+            with quiet_native_output():  # LiteRT announces its XNNPACK delegate on stderr
+                self._interp = Interpreter(model_path=str(tflite_path),
+                                           num_threads=num_threads or default_threads())
+        except (ValueError, RuntimeError) as exc:
+            raise ModelStoreError(f"cannot load {tflite_path}: {str(exc).splitlines()[0]}") from None
+        self._in = self._interp.get_input_details()[0]
+        self._out = self._interp.get_output_details()[0]
+        self._batch = 0
+        self._shape = tuple(int(v) for v in self._in["shape"][1:])
+        self._resize(1)
+
+    def _resize(self, n: int) -> None:
+        if n != self._batch:
+            self._interp.resize_tensor_input(self._in["index"], [n, *self._shape])
+            self._interp.allocate_tensors()
+            self._batch = n
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self._resize(len(batch))
+        self._interp.set_tensor(self._in["index"], np.ascontiguousarray(batch, dtype=np.float32))
+        self._interp.invoke()
+        return self._interp.get_tensor(self._out["index"]).reshape(-1).copy()
+
+
+class KerasBackend:
+    """A tf.function traced once for any batch size: no per-call Python overhead of model.predict."""
+
+    name = "keras"
+
+    def __init__(self, keras_model):
+        from .tf_runtime import import_tf
+
+        tf = import_tf()
+        self._tf = tf
+        shape = keras_model.inputs[0].shape
+        spec = tf.TensorSpec([None, *shape[1:]], tf.float32)
+        self._fn = tf.function(lambda x: keras_model(x, training=False), input_signature=[spec])
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self._fn(self._tf.constant(batch, dtype=self._tf.float32)).numpy().reshape(-1)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    p_ng: float | None
+    verdict: str | None  # "GO" / "NG", None when the file could not be read
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        d = {"path": self.path, "p_ng": self.p_ng, "verdict": self.verdict}
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+class Predictor:
+    def __init__(self, info: ModelInfo, backend: str = "auto", num_threads: int | None = None,
+                 keras_model=None, store: ModelStore | None = None):
+        self.info = info
+        self.spec = info.preprocess_spec
+        self.threshold = info.threshold
+        self._invert = bool(info.metadata.get("invert_output", False))
+        if backend == "auto":
+            backend = "litert" if info.tflite_path.is_file() and _litert_available() else "keras"
+        if backend == "litert":
+            if not info.tflite_path.is_file():
+                raise ModelStoreError(f"{info.id} has no model.tflite; run `fanqc export {info.id}`")
+            self._backend = LiteRTBackend(info.tflite_path, num_threads)
+        elif backend == "keras":
+            model = keras_model if keras_model is not None else (store or ModelStore(info.folder.parent)
+                                                                 ).load_keras(info)
+            self._backend = KerasBackend(model)
+        else:
+            raise ValueError(f"unknown backend {backend!r} (auto, litert, keras)")
+
+    @property
+    def backend_name(self) -> str:
+        return self._backend.name
+
+    def verdict(self, p_ng: float) -> str:
+        return "NG" if p_ng >= self.threshold else "GO"
+
+    def p_ng_batch(self, batch: np.ndarray) -> np.ndarray:
+        """P(NG) for preprocessed float32 NxHxWx3 input."""
+        out = self._backend(batch)
+        return 1.0 - out if self._invert else out
+
+    def predict_frame(self, bgr: np.ndarray) -> float:
+        """P(NG) for one BGR uint8 image (a camera frame or crop)."""
+        return float(self.p_ng_batch(preprocess(bgr, self.spec)[None])[0])
+
+    def predict_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        return self.p_ng_batch(np.stack([preprocess(f, self.spec) for f in frames]))
+
+    def predict_paths(self, paths: Iterable[str | Path], batch_size: int = 64,
+                      progress: Callable[[int, int], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> list[Prediction]:
+        """Predictions in input order; unreadable files come back with an error instead of a score."""
+        paths = [Path(p) for p in paths]
+        results: list[Prediction] = []
+
+        def load(path: Path):
+            try:
+                return preprocess(decode_image(path), self.spec)
+            except ImageError as exc:
+                return str(exc)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for start in range(0, len(paths), batch_size):
+                if should_stop and should_stop():
+                    break
+                chunk = paths[start:start + batch_size]
+                loaded = list(pool.map(load, chunk))
+                good = [i for i, x in enumerate(loaded) if not isinstance(x, str)]
+                scores = self.p_ng_batch(np.stack([loaded[i] for i in good])) if good else []
+                score_of = dict(zip(good, scores))
+                for i, path in enumerate(chunk):
+                    if i in score_of:
+                        p = float(score_of[i])
+                        results.append(Prediction(str(path), p, self.verdict(p)))
+                    else:
+                        results.append(Prediction(str(path), None, None, loaded[i]))
+                if progress:
+                    progress(len(results), len(paths))
+        return results
+
+
+def expand_paths(items: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders expand to their images, and class folders one level down too."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            direct = list_images(p)
+            out += direct
+            for sub in sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")):
+                out += list_images(sub)
+        elif p.exists() or is_image_file(p):
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"not found: {p}")
+    return out
+
+
+def _litert_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ai_edge_litert") is not None

@@ -1,0 +1,212 @@
+"""The model store: one folder per model (model.keras, model.tflite, metadata.json) and an active mark.
+
+A model is written into a hidden temp folder and renamed into place, so an interrupted save never leaves a
+half model and never touches another model. Keras files are loaded in safe mode.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .atomic_io import fsync_dir, write_bytes_atomic, write_json_atomic
+from .imaging import PreprocessSpec
+from .workspace import ClassMapping
+
+METADATA_SCHEMA = 1
+METADATA_FILE = "metadata.json"
+KERAS_FILE = "model.keras"
+TFLITE_FILE = "model.tflite"
+ACTIVE_FILE = "active.json"
+
+
+class ModelStoreError(ValueError):
+    """A model cannot be found, read or changed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    folder: Path
+    metadata: dict
+
+    @property
+    def name(self) -> str:
+        return self.metadata.get("name") or self.id
+
+    @property
+    def threshold(self) -> float:
+        return float(self.metadata.get("threshold", 0.5))
+
+    @property
+    def preprocess_spec(self) -> PreprocessSpec:
+        return PreprocessSpec.from_dict(self.metadata["preprocessing"])
+
+    @property
+    def mapping(self) -> ClassMapping:
+        return ClassMapping.from_dict(self.metadata.get("class_mapping", {}))
+
+    @property
+    def keras_path(self) -> Path:
+        return self.folder / KERAS_FILE
+
+    @property
+    def tflite_path(self) -> Path:
+        return self.folder / TFLITE_FILE
+
+    @property
+    def created(self) -> str:
+        return self.metadata.get("created", "")
+
+    def summary(self) -> dict:
+        val = self.metadata.get("validation", {})
+        counts = self.metadata.get("dataset", {}).get("counts", {})
+        return {
+            "id": self.id, "name": self.name, "folder": str(self.folder), "created": self.created,
+            "source": self.metadata.get("source", "trained"), "threshold": self.threshold,
+            "val_accuracy": val.get("accuracy"), "ng_recall": val.get("ng_recall"),
+            "images": counts, "has_tflite": self.tflite_path.is_file(),
+            "class_mapping": self.metadata.get("class_mapping", {}),
+        }
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+class ModelStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser()
+
+    # ---- reading -------------------------------------------------------------------------------------
+    def list(self) -> list[ModelInfo]:
+        if not self.root.is_dir():
+            return []
+        infos = []
+        for entry in sorted(self.root.iterdir()):
+            if entry.name.startswith(".") or not (entry / METADATA_FILE).is_file():
+                continue
+            try:
+                infos.append(self._read(entry))
+            except ModelStoreError:
+                continue  # an unreadable folder is skipped in listings; `get` explains it
+        return sorted(infos, key=lambda i: (i.created, i.id))
+
+    def get(self, ref: str | Path) -> ModelInfo:
+        """A model by id (from `list`) or by folder path."""
+        ref_path = Path(ref).expanduser()
+        folder = ref_path if (ref_path / METADATA_FILE).is_file() else self.root / str(ref)
+        if not (folder / METADATA_FILE).is_file():
+            if ref_path.is_file():
+                raise ModelStoreError(f"{ref} is a file; give a model folder or id (import .h5 files with "
+                                      f"`fanqc import-model`)")
+            raise ModelStoreError(f"no model '{ref}' in {self.root} (see `fanqc models`)")
+        return self._read(folder)
+
+    def _read(self, folder: Path) -> ModelInfo:
+        try:
+            meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelStoreError(f"cannot read {folder / METADATA_FILE}: {exc}") from None
+        if not isinstance(meta, dict) or "preprocessing" not in meta:
+            raise ModelStoreError(f"{folder / METADATA_FILE} is not FanQC model metadata")
+        if meta.get("schema", 0) > METADATA_SCHEMA:
+            raise ModelStoreError(f"{folder.name} was saved by a newer FanQC (schema {meta['schema']})")
+        return ModelInfo(id=folder.name, folder=folder.resolve(), metadata=meta)
+
+    def active(self) -> ModelInfo | None:
+        try:
+            ref = json.loads((self.root / ACTIVE_FILE).read_text(encoding="utf-8"))["model"]
+            return self.get(ref)
+        except (OSError, ValueError, KeyError, TypeError, ModelStoreError):
+            return None
+
+    def active_id(self) -> str | None:
+        info = self.active()
+        return info.id if info else None
+
+    # ---- writing -------------------------------------------------------------------------------------
+    def new_id(self, prefix: str = "") -> str:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = f"{prefix}{stamp}"
+        candidate, n = base, 1
+        while (self.root / candidate).exists():
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    def save(self, keras_model, metadata: dict, tflite_bytes: bytes | None, model_id: str | None = None
+             ) -> ModelInfo:
+        """Write a new model folder atomically: temp folder, fsync, rename."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        model_id = model_id or self.new_id()
+        metadata = {**metadata, "schema": METADATA_SCHEMA, "id": model_id}
+        metadata.setdefault("created", now_iso())
+        metadata.setdefault("name", model_id)
+        tmp = self.root / f".saving-{model_id}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            keras_model.save(tmp / KERAS_FILE)
+            if tflite_bytes is not None:
+                write_bytes_atomic(tmp / TFLITE_FILE, tflite_bytes)
+            write_json_atomic(tmp / METADATA_FILE, metadata)
+            _fsync_file(tmp / KERAS_FILE)
+            os.rename(tmp, self.root / model_id)
+            fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self.get(model_id)
+
+    def update_metadata(self, ref: str | Path, **changes) -> ModelInfo:
+        info = self.get(ref)
+        write_json_atomic(info.folder / METADATA_FILE, {**info.metadata, **changes})
+        return self.get(info.folder)
+
+    def write_tflite(self, ref: str | Path, tflite_bytes: bytes) -> ModelInfo:
+        info = self.get(ref)
+        write_bytes_atomic(info.tflite_path, tflite_bytes)
+        return info
+
+    def activate(self, ref: str | Path) -> ModelInfo:
+        info = self.get(ref)
+        if info.folder.parent != self.root.resolve():
+            raise ModelStoreError(f"{info.folder} is not in the model store {self.root}")
+        write_json_atomic(self.root / ACTIVE_FILE, {"model": info.id, "activated": now_iso()})
+        return info
+
+    def delete(self, ref: str | Path) -> None:
+        """Delete a model folder (callers confirm with the user first). The active model is refused."""
+        info = self.get(ref)
+        if info.id == self.active_id() and info.folder.parent == self.root.resolve():
+            raise ModelStoreError(f"{info.id} is the active model; activate another model before deleting it")
+        doomed = self.root / f".deleting-{info.id}"
+        os.rename(info.folder, doomed)  # atomic: the model disappears from listings at once
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    # ---- loading -------------------------------------------------------------------------------------
+    def load_keras(self, info: ModelInfo):
+        from .tf_runtime import import_keras
+
+        keras = import_keras()
+        if not info.keras_path.is_file():
+            raise ModelStoreError(f"{info.id} has no {KERAS_FILE} (it can only run through {TFLITE_FILE})")
+        try:
+            return keras.saving.load_model(info.keras_path, safe_mode=True, compile=False)
+        except Exception as exc:  # Keras raises many types for damaged files
+            raise ModelStoreError(f"cannot load {info.keras_path}: {_first_line(exc)}") from None
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,25 @@
+"""Where FanQC keeps things by default (overridable by environment variables for tests and stations)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "FanQC"
+
+
+def user_data_dir() -> Path:
+    return Path(os.environ.get("FANQC_DATA_DIR") or platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def user_config_dir() -> Path:
+    return Path(os.environ.get("FANQC_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def default_model_store() -> Path:
+    return Path(os.environ.get("FANQC_MODELS") or user_data_dir() / "models")
+
+
+def demo_workspace_dir() -> Path:
+    return user_data_dir() / "demo-workspace"

@@ -1,0 +1,76 @@
+"""Lazy TensorFlow/Keras import. TF takes seconds to import and holds the GIL, so nothing imports it at
+module level: the GUI shows its window first and the station may run without TensorFlow at all."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+# C++ start-up chatter that TF prints through absl before TF_CPP_MIN_LOG_LEVEL applies.
+_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
+          "Saved artifact at", "Endpoint 'serve'", "TensorSpec(", "Output Type:", "Captures:", "args_0",
+          "Created TensorFlow Lite XNNPACK delegate", "cpu_feature_guard", "This TensorFlow binary is optimized",
+          "To enable the following instructions", "WARNING: All log messages")
+
+_tf = None
+
+
+class TensorFlowMissing(RuntimeError):
+    pass
+
+
+def tensorflow_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+@contextlib.contextmanager
+def quiet_native_output():
+    """Capture what C++ and Python print to stdout/stderr; replay only lines that are not known noise."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines() if line.strip() and not any(n in line for n in _NOISE)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def import_tf():
+    global _tf
+    if _tf is not None:
+        return _tf
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        with quiet_native_output():
+            import tensorflow as tf
+            import keras  # noqa: F401 - imported here so its start-up output is filtered too
+    except ImportError as exc:
+        raise TensorFlowMissing(
+            "TensorFlow is not installed; install the training extra: pip install \"fanqc-gui[train]\"") from exc
+    tf.get_logger().setLevel("ERROR")
+    _tf = tf
+    return tf
+
+
+def import_keras():
+    import_tf()
+    import keras
+
+    return keras
