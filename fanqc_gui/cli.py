@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", metavar="DATA_DIR")
     _add_common(p)
     _add_mapping(p)
+
+    from .cli_inspect import add_inspect_arguments
+
+    p = sub.add_parser("inspect", help="camera station without a window: judge a camera, stream, video or "
+                                       "image folder and log every verdict")
+    _add_common(p)
+    add_inspect_arguments(p)
     return parser
 
 

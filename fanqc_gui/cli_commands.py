@@ -84,6 +84,7 @@ def cmd_train(args) -> dict:
                            augment=args.augment, class_weighting=args.class_weighting,
                            early_stopping=not args.no_early_stopping, patience=args.patience,
                            target_ng_recall=args.target_ng_recall)
+    options.validate()  # a bad option is refused before anything is printed or scanned
     progress = Progress(args.quiet)
 
     class CliListener(TrainingListener):
@@ -123,7 +124,8 @@ def cmd_evaluate(args) -> dict:
 
     store = _store(args)
     info = _model(args, store)
-    mapping = _mapping(args) if (args.go_folder or args.ng_folder) else info.mapping
+    mapping = ClassMapping(go_folder=args.go_folder or info.mapping.go_folder,
+                           ng_folder=args.ng_folder or info.mapping.ng_folder)
     progress = Progress(args.quiet)
     report = scan_folders(Path(args.data_dir), mapping)
     if not report.images:
@@ -268,3 +270,9 @@ def cmd_scan(args) -> dict:
     for group in report.duplicates:
         progress.say("duplicates: " + ", ".join(str(p) for p in group))
     return report.to_dict()
+
+
+def cmd_inspect(args) -> dict:
+    from .cli_inspect import cmd_inspect as run_inspect
+
+    return run_inspect(args)

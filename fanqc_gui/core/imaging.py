@@ -118,7 +118,8 @@ def decode_bytes(data: bytes) -> np.ndarray:
     kind = check_bytes(data)
     buf = np.frombuffer(data, dtype=np.uint8)
     # COLOR|ANYDEPTH: grey, palette, RGBA and CMYK all come back as 3-channel BGR; 16-bit stays 16-bit.
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    # EXIF rotation is ignored, as PIL (the reference pipeline) and camera frames ignore it.
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION)
     if img is None:
         raise ImageError(f"cannot decode {kind.upper()} data (corrupt, truncated or unsupported variant)")
     return _to_bgr_uint8(img)

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .dataset import list_images
-from .imaging import ImageError, decode_image, is_image_file, preprocess
+from .imaging import ImageError, decode_image, preprocess
 from .model_store import ModelInfo, ModelStore, ModelStoreError
 
 
@@ -170,7 +170,7 @@ def expand_paths(items: Iterable[str | Path]) -> list[Path]:
             out += direct
             for sub in sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")):
                 out += list_images(sub)
-        elif p.exists() or is_image_file(p):
+        elif p.exists():
             out.append(p)
         else:
             raise FileNotFoundError(f"not found: {p}")

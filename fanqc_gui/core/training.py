@@ -139,6 +139,7 @@ class PreparedData:
     x_val: np.ndarray
     y_val: np.ndarray
     problems: list[Problem]
+    val_paths: list[Path] = field(default_factory=list)  # in the order of x_val
 
 
 def prepare_data(ws: Workspace, options: TrainOptions, listener: TrainingListener | None = None,
@@ -156,7 +157,7 @@ def prepare_data(ws: Workspace, options: TrainOptions, listener: TrainingListene
     bad = {p.path for p in problems}
     n_train = sum(1 for r in split.train if r.path not in bad)
     data = PreparedData(report, pixels[:n_train], labels[:n_train], pixels[n_train:], labels[n_train:],
-                        report.problems + problems)
+                        report.problems + problems, [r.path for r in split.val if r.path not in bad])
     for label, name in ((0, "GO"), (1, "NG")):
         if not np.any(data.y_train == label) or not np.any(data.y_val == label):
             raise DatasetError(f"too few readable {name} images to train and validate")
@@ -261,7 +262,8 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     tf_loader.join()
     keras = import_keras()
     keras.utils.set_random_seed(options.seed)
-    model = build_reference_cnn(options.image_size, options.learning_rate)
+    decay_steps = math.ceil(len(data.y_train) / options.batch_size) * options.epochs
+    model = build_reference_cnn(options.image_size, options.learning_rate, decay_steps)
     train_ds, val_ds = _datasets(data, options)
     history: list[EpochMetrics] = []
     best: dict = {}
@@ -285,6 +287,9 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     if "weights" not in best or (stopped and not want_save):
         return TrainResult(None, history, len(history), best.get("epoch", 0), time.perf_counter() - t0, stopped,
                            problems=data.problems)
+    if not all(np.all(np.isfinite(w)) for w in best["weights"]):
+        raise TrainingError("the model's weights contain NaN or infinity: training diverged. "
+                            f"Lower the learning rate (now {options.learning_rate:g}).")
     model.set_weights(best["weights"])
     listener.on_stage("Measuring on validation images")
     val_scores = _scores(model, data.x_val)
@@ -335,7 +340,18 @@ def build_metadata(ws: Workspace, data: PreparedData, options: TrainOptions, his
         },
         "history": [m.to_dict() for m in history],
         "validation": validation,
+        # The exact validation images (relative to the workspace), so that other models can be compared
+        # on the same images and the insight page can show them.
+        "validation_files": [{"path": _relative(p, ws.root), "label": int(label)}
+                             for p, label in zip(data.val_paths, y_va)],
     }
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def save_trained(store: ModelStore, model, metadata: dict) -> ModelInfo:

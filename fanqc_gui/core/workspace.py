@@ -115,6 +115,14 @@ def open_workspace(root: str | Path, go_folder: str | None = None, ng_folder: st
             settings = json.loads(settings_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"cannot read {settings_file.name}: {exc}") from None
-    mapping = ClassMapping(go_folder=go_folder or settings.get("go_folder", "GO"),
-                           ng_folder=ng_folder or settings.get("ng_folder", "NG"))
-    return Workspace(root=root, mapping=mapping, inbox_folder=settings.get("inbox_folder", "inbox"))
+        if not isinstance(settings, dict):
+            raise ValueError(f"cannot read {settings_file.name}: expected an object with folder names")
+    names = {key: settings.get(key, default) for key, default in
+             (("go_folder", "GO"), ("ng_folder", "NG"), ("inbox_folder", "inbox"))}
+    for key, value in names.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            names[key] = str(value)  # {"go_folder": 100} written by hand means the folder "100"
+        elif not isinstance(value, str):
+            raise ValueError(f"cannot read {settings_file.name}: {key} must be a folder name, not {value!r}")
+    mapping = ClassMapping(go_folder=go_folder or names["go_folder"], ng_folder=ng_folder or names["ng_folder"])
+    return Workspace(root=root, mapping=mapping, inbox_folder=names["inbox_folder"])

@@ -1,0 +1,66 @@
+"""The app's own small settings file: last workspace and recent workspaces (versioned JSON, atomic writes).
+
+Window geometry lives in QSettings (ui); everything that is domain state lives here, readable by scripts.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .atomic_io import write_json_atomic
+from .paths import user_config_dir
+
+SETTINGS_FILE = "settings.json"
+SETTINGS_SCHEMA = 1
+MAX_RECENT = 8
+
+
+@dataclass
+class AppSettings:
+    last_workspace: str | None = None
+    recent_workspaces: list[str] = field(default_factory=list)
+
+    def remember_workspace(self, root: str | Path) -> None:
+        """Make root the last workspace and the first of the recent ones (at most MAX_RECENT)."""
+        root = os.fspath(Path(root).expanduser().resolve())
+        self.last_workspace = root
+        self.recent_workspaces = [root] + [r for r in self.recent_workspaces if r != root][:MAX_RECENT - 1]
+
+    def forget_workspace(self, root: str | Path) -> None:
+        root = os.fspath(root)
+        self.recent_workspaces = [r for r in self.recent_workspaces if r != root]
+        if self.last_workspace == root:
+            self.last_workspace = None
+
+    def to_dict(self) -> dict:
+        return {"schema": SETTINGS_SCHEMA, "last_workspace": self.last_workspace,
+                "recent_workspaces": list(self.recent_workspaces)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AppSettings":
+        last = data.get("last_workspace")
+        recent = [r for r in data.get("recent_workspaces", []) if isinstance(r, str)]
+        return cls(last_workspace=last if isinstance(last, str) else None,
+                   recent_workspaces=list(dict.fromkeys(recent))[:MAX_RECENT])
+
+
+def settings_path() -> Path:
+    return user_config_dir() / SETTINGS_FILE
+
+
+def load_settings(path: Path | None = None) -> AppSettings:
+    """The saved settings; defaults when the file is missing, unreadable or from a newer FanQC."""
+    path = path or settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return AppSettings()
+    if not isinstance(data, dict) or not isinstance(data.get("schema"), int) or data["schema"] > SETTINGS_SCHEMA:
+        return AppSettings()
+    return AppSettings.from_dict(data)
+
+
+def save_settings(settings: AppSettings, path: Path | None = None) -> None:
+    write_json_atomic(path or settings_path(), settings.to_dict())

@@ -1,0 +1,90 @@
+"""The main window: pages in tabs, the File and Edit menus, the status bar. It composes; pages do the work."""
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Signal, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
+
+from ..core.paths import user_config_dir
+
+UI_STATE_VERSION = 1
+STATUS_TIMEOUT_MS = 20_000
+
+
+def window_settings() -> QSettings:
+    """Geometry and layout only (domain settings live in core.app_settings), in the user's config dir."""
+    return QSettings(str(user_config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+class MainWindow(QMainWindow):
+    closing = Signal()  # emitted once, before the window closes: stop workers here
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("FanQC")
+        self.setObjectName("mainWindow")
+        self.resize(1440, 900)
+        self.tabs = QTabWidget(documentMode=True, objectName="pages")
+        self.setCentralWidget(self.tabs)
+        self.file_menu = self.menuBar().addMenu("&File")
+        self.edit_menu = self.menuBar().addMenu("&Edit")
+        self._workspace_label = QLabel("No workspace open", objectName="workspaceLabel")
+        self.statusBar().addPermanentWidget(self._workspace_label)
+        self._closed = False
+        self._restore_geometry()
+
+    def add_page(self, title: str, widget: QWidget) -> None:
+        """Add a page; a page with a `status_message(str)` signal reports through the status bar."""
+        self.tabs.addTab(widget, title)
+        signal = getattr(widget, "status_message", None)
+        if signal is not None:
+            signal.connect(self.show_status)
+
+    def pages(self) -> list[tuple[str, QWidget]]:
+        return [(self.tabs.tabText(i), self.tabs.widget(i)) for i in range(self.tabs.count())]
+
+    def add_edit_actions(self, actions: list[QAction]) -> None:
+        self.edit_menu.addActions(actions)
+
+    @Slot(str)
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
+
+    def set_workspace_label(self, text: str) -> None:
+        self._workspace_label.setText(text)
+        self.setWindowTitle(f"FanQC — {text}" if text else "FanQC")
+
+    def closeEvent(self, event) -> None:
+        if not self._closed:
+            self._closed = True
+            self._save_geometry()
+            self.closing.emit()
+        event.accept()
+
+    def _save_geometry(self) -> None:
+        s = window_settings()
+        s.setValue("ui/version", UI_STATE_VERSION)
+        s.setValue("ui/geometry", self.saveGeometry())
+        s.setValue("ui/state", self.saveState(UI_STATE_VERSION))
+        s.sync()
+
+    def _restore_geometry(self) -> None:
+        s = window_settings()
+        if int(s.value("ui/version", 0) or 0) != UI_STATE_VERSION:
+            return
+        geometry, state = s.value("ui/geometry"), s.value("ui/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state, UI_STATE_VERSION)
+
+    @property
+    def current_page(self) -> QWidget | None:
+        return self.tabs.currentWidget()
+
+    def set_current_page(self, title: str) -> None:
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == title:
+                self.tabs.setCurrentIndex(i)
+                return
+        raise KeyError(title)

@@ -1,0 +1,73 @@
+"""`python -m fanqc_gui.ui.screenshots OUT_DIR`: render every page of the app on the demo workspace.
+
+Runs offscreen (QT_QPA_PLATFORM=offscreen) with a private config folder, so neither the user's settings nor
+window geometry are read or changed. Waits until the thumbnails on screen and the preview are loaded.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _wait(app, condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def render(out_dir: Path, size: tuple[int, int] = (1440, 900)) -> list[Path]:
+    from ..app import build_app, ensure_app
+    from ..core.app_settings import AppSettings
+    from ..core.demo_data import generate_demo_workspace
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(prefix="fanqc-screens-") as tmp:
+        os.environ["FANQC_CONFIG_DIR"] = str(Path(tmp) / "config")
+        ws = Path(tmp) / "demo-workspace"
+        generate_demo_workspace(ws)
+        app = ensure_app()
+        parts = build_app(AppSettings())
+        parts.window.resize(*size)
+        parts.window.show()
+        parts.workspaces.open_path(ws)
+        panes = parts.dataset.panes.values()
+        _wait(app, lambda: all(p.model.rowCount() for p in panes), 10)
+        inbox = parts.dataset.panes["inbox"]
+        inbox.select_row(2)
+        inbox.focus_grid()
+        _wait(app, lambda: all(p.view.visible_thumbnails_loaded() for p in panes)
+              and parts.dataset.preview.field("Resolution").endswith("px"), 15)
+        for title, _page in parts.window.pages():
+            parts.window.set_current_page(title)
+            _wait(app, lambda: False, 0.2)  # let layout and paint settle
+            target = out_dir / f"{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}.png"
+            tmp_file = target.with_name(target.name + ".tmp")
+            if not parts.window.grab().save(str(tmp_file), "PNG"):
+                raise RuntimeError(f"could not write {tmp_file}")
+            os.replace(tmp_file, target)
+            written.append(target)
+        parts.window.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out_dir = Path(argv[0]) if argv else Path("docs/screenshots")
+    for path in render(out_dir):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,18 @@
+"""One engine process (core.engine_process) shared by the tests that train, so TensorFlow is imported in a
+child process once per session instead of once per test."""
+from __future__ import annotations
+
+import atexit
+
+from fanqc_gui.core.engine_process import EngineProcess
+
+_engine: EngineProcess | None = None
+
+
+def shared_engine() -> EngineProcess:
+    global _engine
+    if _engine is None:
+        _engine = EngineProcess()
+        _engine.start()  # TensorFlow loads in the child while the first tests run
+        atexit.register(_engine.close, 30)
+    return _engine
