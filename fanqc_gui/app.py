@@ -6,10 +6,12 @@ or predict, so the window is on screen within about a second.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from importlib import resources
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from . import __version__
@@ -50,6 +52,8 @@ def ensure_app() -> QApplication:
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
     app.setStyleSheet(style_sheet())
+    with resources.as_file(resources.files("fanqc_gui") / "resources" / "fanqc.svg") as icon:
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 
@@ -76,11 +80,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="workspace folder to open (default: the last one; on first run, the demo workspace)")
     parser.add_argument("--version", action="version", version=f"fanqc-gui {__version__}")
     args = parser.parse_args(argv)
+    if not _display_available():
+        print("fanqc-gui: error: no display found (DISPLAY / WAYLAND_DISPLAY unset). Run it on a desktop, under "
+              "Xvfb, or with QT_QPA_PLATFORM=offscreen; the `fanqc` command works without a display.",
+              file=sys.stderr)
+        return 2
     app = ensure_app()
     parts = build_app()
     parts.window.show()
     parts.workspaces.start(args.workspace)
     return app.exec()
+
+
+def _display_available() -> bool:
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 if __name__ == "__main__":

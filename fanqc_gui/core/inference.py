@@ -41,7 +41,8 @@ class LiteRTBackend:
         self._out = self._interp.get_output_details()[0]
         self._batch = 0
         self._shape = tuple(int(v) for v in self._in["shape"][1:])
-        self._resize(1)
+        with quiet_native_output():  # the delegate is created (and announced) when tensors are allocated
+            self._resize(1)
 
     def _resize(self, n: int) -> None:
         if n != self._batch:

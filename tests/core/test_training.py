@@ -128,8 +128,8 @@ def test_stopped_run_is_saved_when_the_user_asks(demo_workspace, tmp_path):
 def test_nan_loss_stops_with_a_clear_training_error(demo_workspace, tmp_path, monkeypatch):
     real_build = training.build_reference_cnn
 
-    def poisoned_build(image_size, learning_rate):
-        model = real_build(image_size, learning_rate)
+    def poisoned_build(*args, **kwargs):
+        model = real_build(*args, **kwargs)
         weights = model.get_weights()
         weights[-1][0] = np.nan  # the output neuron's bias: P(NG) and so the loss become NaN
         model.set_weights(weights)

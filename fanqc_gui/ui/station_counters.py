@@ -1,0 +1,52 @@
+"""Inspected / GO / NG / yield counters of the camera station, with a reset button."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
+
+from ..core.station import Counters
+
+
+class StationCounters(QWidget):
+    reset_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.values: dict[str, QLabel] = {}
+        colours = {"inspected": "#dddddd", "go": "#35c46a", "ng": "#ef5350", "yield": "#dddddd"}
+        for col, (key, title) in enumerate((("inspected", "Inspected"), ("go", "GO"), ("ng", "NG"),
+                                            ("yield", "Yield"))):
+            caption = QLabel(title)
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            value = QLabel("0")
+            value.setObjectName(f"counter_{key}")
+            value.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            font = QFont(self.font())
+            font.setPixelSize(30)
+            font.setBold(True)
+            value.setFont(font)
+            value.setStyleSheet(f"color: {colours[key]}; background: #26292c; border-radius: 6px; padding: 4px;")
+            grid.addWidget(caption, 0, col)
+            grid.addWidget(value, 1, col)
+            self.values[key] = value
+        self.reset_button = QPushButton("Reset counters")
+        self.reset_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.reset_button.clicked.connect(self._on_reset_clicked)
+        grid.addWidget(self.reset_button, 1, 4)
+        self.show_counters(Counters())
+
+    def show_counters(self, c: Counters) -> None:
+        self.values["inspected"].setText(str(c.inspected))
+        self.values["go"].setText(str(c.go))
+        self.values["ng"].setText(str(c.ng))
+        self.values["yield"].setText("-" if c.yield_pct is None else f"{c.yield_pct:.1f} %")
+
+    def text_of(self, key: str) -> str:
+        return self.values[key].text()
+
+    @Slot()
+    def _on_reset_clicked(self) -> None:
+        self.reset_requested.emit()

@@ -1,0 +1,250 @@
+"""The camera station off the GUI thread: a QObject that runs core.station's pipeline in a QThread.
+
+The worker loop takes the newest frame from a FrameGrabber, judges it when the trigger mode says so, and
+emits plain data (numpy frames, Verdict, StationStats, SourceStatus, ModelSummary). Display signals are
+throttled to `display_fps`: the GUI sees the latest frame and verdict, never a backlog. Operator commands
+(trigger, pause, ROI, mode, snapshot, send to inbox, stop) are thread-safe calls queued to the loop and run
+between two frames, so the Station and its predictor are only ever used by the worker thread.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from ..core.camera_sources import CaptureFactory, SourceError, SourceSpec, open_source
+from ..core.frame_grabber import ENDED, FrameGrabber, SourceStatus
+from ..core.model_store import ModelStore
+from ..core.station import PredictorFactory, Station, StationError, TriggerGate
+from ..core.station_settings import CaptureRules, Roi, StationSettings
+from ..core.workspace import Workspace
+
+STATS_EVERY_S = 0.25
+TERMINAL_STATES = ("ended", "failed")
+
+
+class CameraWorker(QObject):
+    frame_ready = Signal(object)           # np.ndarray, BGR: the newest frame (throttled)
+    verdict_ready = Signal(object)         # core.station.Verdict (the newest, throttled in continuous mode)
+    stats_updated = Signal(object)         # core.station.StationStats
+    source_state_changed = Signal(object)  # core.frame_grabber.SourceStatus
+    model_changed = Signal(object)         # core.station.ModelSummary
+    snapshot_saved = Signal(str)
+    sent_to_inbox = Signal(str)
+    action_failed = Signal(str)            # an operator action could not be done (the station keeps running)
+    failed = Signal(str)                   # the station could not start or stopped on an error
+    finished = Signal()
+
+    def __init__(self, workspace: Workspace, store: ModelStore, settings: StationSettings, spec: SourceSpec, *,
+                 model_ref: str | None = None, realtime: bool = False, loop: bool = False,
+                 capture_factory: CaptureFactory | None = None, predictor_factory: PredictorFactory | None = None,
+                 display_fps: float = 30.0, num_threads: int = 1):
+        super().__init__()
+        self._workspace, self._store, self._settings, self._spec = workspace, store, settings, spec
+        self._model_ref, self._realtime, self._loop = model_ref, realtime, loop
+        self._capture_factory, self._predictor_factory = capture_factory, predictor_factory
+        self._display_period = 1.0 / display_fps
+        self._num_threads = num_threads
+        self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._statuses: queue.SimpleQueue = queue.SimpleQueue()  # from the grabber thread, emitted by ours
+        self._held: list[SourceStatus] = []
+        self._stop = threading.Event()
+        self._paused = False
+        self._pending_frame: np.ndarray | None = None
+        self._pending_verdict = None
+        self.station: Station | None = None  # for tests and the page's log path; used by the worker thread
+
+    # ---- thread-safe commands ------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    def trigger(self) -> None:
+        self._commands.put(("trigger", ()))
+
+    def set_paused(self, paused: bool) -> None:
+        self._commands.put(("pause", (bool(paused),)))
+
+    def set_roi(self, roi: Roi | None) -> None:
+        self._commands.put(("roi", (roi,)))
+
+    def set_mode(self, mode: str, interval_ms: int | None = None) -> None:
+        self._commands.put(("mode", (mode, interval_ms)))
+
+    def set_capture_rules(self, rules: CaptureRules) -> None:
+        self._commands.put(("capture", (rules,)))
+
+    def reset_counters(self) -> None:
+        self._commands.put(("reset", ()))
+
+    def snapshot(self) -> None:
+        self._commands.put(("snapshot", ()))
+
+    def send_current_to_inbox(self) -> None:
+        self._commands.put(("inbox", ()))
+
+    # ---- the loop (worker thread) --------------------------------------------------------------------
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - reported to the page instead of dying silently
+            self.failed.emit(f"the station stopped: {exc}")
+        finally:
+            self.finished.emit()
+
+    def _run(self) -> None:
+        try:
+            station = Station(self._workspace, self._store, self._settings, model_ref=self._model_ref,
+                              source=self._spec.describe(), num_threads=self._num_threads,
+                              predictor_factory=self._predictor_factory)
+        except (StationError, OSError, ValueError) as exc:
+            self.failed.emit(str(exc))
+            return
+        self.station = station
+        self.model_changed.emit(station.model_summary())
+        grabber = FrameGrabber(open_source(self._spec, self._capture_factory), realtime=self._realtime,
+                               loop=self._loop, on_status=self._statuses.put)
+        try:
+            grabber.start(wait_for_source=True)
+        except SourceError as exc:  # a recording that cannot be opened; live sources are retried instead
+            station.close()
+            self._emit_statuses(final=True)
+            self.failed.emit(str(exc))
+            return
+        try:
+            self._loop_frames(station, grabber)
+        finally:
+            grabber.stop()
+            station.close()
+            self.stats_updated.emit(station.stats())
+            self._emit_statuses(final=True)
+
+    def _emit_statuses(self, final: bool = False) -> None:
+        # Signals are emitted from this thread only: a signal emitted from the grabber's plain Python
+        # thread is queued to the sender's (this busy) thread for callables without a receiver object.
+        # "ended" / "failed" wait until the frames read before them were shown (final=True).
+        while True:
+            try:
+                self._held.append(self._statuses.get_nowait())
+            except queue.Empty:
+                break
+        while self._held and (final or self._held[0].state not in TERMINAL_STATES):
+            self.source_state_changed.emit(self._held.pop(0))
+
+    def _loop_frames(self, station: Station, grabber: FrameGrabber) -> None:
+        gate = TriggerGate(self._settings.mode, self._settings.interval_ms)
+        frame_image: np.ndarray | None = None
+        last_display = last_stats = 0.0
+        while not self._stop.is_set():
+            self._run_commands(station, gate, frame_image)
+            station.log.flush_if_due()
+            if not self._statuses.empty():
+                self._show_pending()  # the verdicts of frames before a state change come first
+                self._emit_statuses()
+            if self._paused:
+                self._stop.wait(0.02)
+                continue
+            seen_changes = station.model_changes
+            change = station.check_model()
+            item = grabber.get(timeout=0.02)
+            if item is ENDED:
+                break
+            now = time.monotonic()
+            judged = False
+            if item is not None:
+                frame_image = self._pending_frame = item.image
+                if gate.should_judge(item):
+                    self._pending_verdict = station.process(item)
+                    judged = True
+            if change is not None or station.model_changes != seen_changes:
+                self.model_changed.emit(station.model_summary())
+            urgent = judged and gate.mode != "continuous"
+            if (urgent or now - last_display >= self._display_period) and self._pending_frame is not None:
+                self._show_pending()
+                last_display = now
+            if now - last_stats >= STATS_EVERY_S:
+                self.stats_updated.emit(station.stats())
+                last_stats = now
+        self._show_pending()
+        station.flush()
+
+    def _show_pending(self) -> None:
+        """Emit the newest frame and verdict not shown yet (display is throttled to display_fps)."""
+        if self._pending_frame is not None:
+            self.frame_ready.emit(self._pending_frame)
+        if self._pending_verdict is not None:
+            self.verdict_ready.emit(self._pending_verdict)
+        self._pending_frame = self._pending_verdict = None
+
+    def _run_commands(self, station: Station, gate, frame_image: np.ndarray | None) -> None:
+        while True:
+            try:
+                name, args = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._run_command(station, gate, frame_image, name, args)
+            except (StationError, OSError, ValueError) as exc:
+                self.action_failed.emit(str(exc))
+
+    def _run_command(self, station: Station, gate, frame_image, name: str, args: tuple) -> None:
+        if name == "trigger":
+            gate.fire()
+        elif name == "pause":
+            self._paused = args[0]
+        elif name == "roi":
+            station.set_roi(args[0])
+        elif name == "mode":
+            gate.set_mode(*args)
+        elif name == "capture":
+            station.set_settings(station.settings.with_changes(capture=args[0]))
+        elif name == "reset":
+            station.reset_counters()
+            self.stats_updated.emit(station.stats())
+        elif name == "snapshot":
+            if frame_image is None:
+                raise StationError("no picture yet to save")
+            self.snapshot_saved.emit(str(station.snapshot(frame_image)))
+        elif name == "inbox":
+            station.flush()
+            self.sent_to_inbox.emit(str(station.send_last_to_inbox()))
+
+
+class CameraSession(QObject):
+    """Owns the QThread of one CameraWorker: start it, stop it cooperatively and wait for it."""
+
+    def __init__(self, worker: CameraWorker, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = worker
+        self.thread = QThread()
+        self.thread.setObjectName("fanqc-camera")
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        # direct: the GUI thread may be blocked in stop() -> wait(), so a queued quit would never arrive
+        worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_running(self) -> bool:
+        return self.thread.isRunning()
+
+    def stop(self, wait_ms: int = 15000) -> bool:
+        """Ask the worker to stop and wait for its thread; True when it has ended."""
+        self.worker.stop()
+        if not self.thread.isRunning():
+            return True
+        return self.thread.wait(wait_ms)
+
+
+def status_text(status: SourceStatus) -> str:
+    """One line for people: 'camera 0: reconnecting (attempt 3, next try in 2.0 s): lost the picture'."""
+    text = f"{status.source}: {status.state}"
+    if status.state == "reconnecting":
+        text += f" (attempt {status.attempt}, next try in {status.retry_in_s:.1f} s)"
+    if status.message:
+        text += f" - {status.message}"
+    return text
