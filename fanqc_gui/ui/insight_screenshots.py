@@ -1,0 +1,115 @@
+"""Screenshot of the insight page with real content: insight.png (and insight_feature_maps.png).
+
+    python -m fanqc_gui.ui.insight_screenshots docs/screenshots
+
+Standalone it generates a demo workspace in which two defects were filed as GO by mistake, trains a model
+on it and shows the page the way a supervisor finds it after a run: the table sorted by how wrong the
+model is, the worst image open with its Grad-CAM heatmap. The app's screenshot script can call
+`render_insight_screenshot(path, workspace, store)` with its own workspace and store instead (a model is
+trained there first if the store has none).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+MISFILED = ("ng_0007_torn_label.jpg", "ng_0013_smudged_label.jpg")
+
+
+def _wait(app, condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _save(widget, target: Path) -> Path:
+    tmp = target.with_name(target.name + ".tmp")
+    if not widget.grab().save(str(tmp), "PNG"):
+        raise RuntimeError(f"could not write {tmp}")
+    os.replace(tmp, target)
+    return target
+
+
+def ensure_model(workspace, store) -> None:
+    """Train a model (on this thread) when the store has none, and activate it."""
+    from ..core.training import TrainOptions, train
+
+    if store.list():
+        return
+    result = train(workspace, store, TrainOptions(image_size=80, epochs=10, seed=3), name="Line 3 model")
+    store.activate(result.model.id)
+
+
+def render_insight_screenshot(path: str | Path, workspace, store, size: tuple[int, int] = (1440, 900),
+                              feature_maps_path: str | Path | None = None) -> list[Path]:
+    from PySide6.QtWidgets import QApplication
+
+    from .insight_page import InsightPage
+
+    app = QApplication.instance() or QApplication([])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_model(workspace, store)
+    page = InsightPage(workspace, store)
+    page.resize(*size)
+    page.show()
+    written = []
+    try:
+        if not _wait(app, lambda: page.predictions is not None and page.filters.tile_count() > 0, 300):
+            raise RuntimeError(f"no predictions: {page.run_bar.progress.format()} / {page.busy_label.text()}")
+        page.table.sort_by(0)  # most wrong first
+        page.table.select_proxy_row(0)
+        row = page.table.current_row()
+        if not _wait(app, lambda: page.gradcam.insight is not None and page.gradcam.insight.path == row.path, 120):
+            raise RuntimeError(f"no heatmap for {row.path}: {page.busy_label.text()}")
+        page.thumbnails.request("screenshot", [(r.path, r.mtime_ns) for r in page.table.visible_rows()[:40]])
+        _wait(app, lambda: page.thumbnails.pending_count() == 0, 30)
+        _wait(app, lambda: False, 0.4)  # layout, thumbnails and paint settle
+        written.append(_save(page, path))
+        if feature_maps_path is not None:
+            page.tabs.setCurrentWidget(page.feature_maps)
+            _wait(app, lambda: False, 0.3)
+            written.append(_save(page, Path(feature_maps_path)))
+    finally:
+        page.shutdown()
+        page.close()
+        page.deleteLater()
+    return written
+
+
+def make_demo(root: Path):
+    """A demo workspace with two defects filed as GO by mistake; returns (workspace, store)."""
+    from ..core.demo_data import generate_demo_workspace
+    from ..core.model_store import ModelStore
+    from ..core.workspace import open_workspace
+
+    generate_demo_workspace(root / "ws", per_class=300, inbox=40)
+    for name in MISFILED:
+        os.replace(root / "ws" / "NG" / name, root / "ws" / "GO" / name)
+    return open_workspace(root / "ws"), ModelStore(root / "models")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out_dir = Path(argv[0]) if argv else Path("docs/screenshots")
+    with tempfile.TemporaryDirectory(prefix="fanqc-insight-screens-") as tmp:
+        os.environ["FANQC_CONFIG_DIR"] = str(Path(tmp) / "config")
+        workspace, store = make_demo(Path(tmp))
+        for p in render_insight_screenshot(out_dir / "insight.png", workspace, store,
+                                           feature_maps_path=out_dir / "insight_feature_maps.png"):
+            print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
