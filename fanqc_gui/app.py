@@ -6,6 +6,7 @@ or predict, so the window is on screen within about a second.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 from dataclasses import dataclass
@@ -16,8 +17,13 @@ from PySide6.QtWidgets import QApplication
 
 from . import __version__
 from .core.app_settings import AppSettings, load_settings
+from .core.model_store import ModelStore
+from .core.paths import default_model_store
+from .ui.camera_page import CameraPage
 from .ui.dataset_page import DatasetPage
+from .ui.insight_page import InsightPage
 from .ui.main_window import MainWindow
+from .ui.training_page import TrainingPage
 from .ui.workspace_actions import WorkspaceActions
 from .workers.dir_syncer import DirSyncer
 from .workers.folder_lister import FolderLister
@@ -33,6 +39,10 @@ class AppParts:
     dataset: DatasetPage
     workspaces: WorkspaceActions
     thumbnails: ThumbnailLoader
+    training: TrainingPage
+    insight: InsightPage
+    camera: CameraPage
+    store: ModelStore
 
 
 def style_sheet() -> str:
@@ -57,21 +67,43 @@ def ensure_app() -> QApplication:
     return app
 
 
-def build_app(settings: AppSettings | None = None) -> AppParts:
+def build_app(settings: AppSettings | None = None, store: ModelStore | None = None) -> AppParts:
     """Create the workers, the pages and the window, wired together (no workspace opened yet)."""
     window = MainWindow()
+    store = store or ModelStore(default_model_store())
     thumbnails = ThumbnailLoader(window)
     lister = FolderLister(window)
     images = ImageLoader(window)
     syncer = DirSyncer(window)
     dataset = DatasetPage(thumbnails, lister, images, syncer)
+    training = TrainingPage(None, store)
+    insight = InsightPage(None, store, None, thumbnails=thumbnails)
+    camera = CameraPage(None, store)
     window.add_page("Dataset", dataset)
+    window.add_page("Training", training)
+    window.add_page("Insight", insight)
+    window.add_page("Camera", camera)
     window.add_edit_actions([dataset.undo_action, dataset.redo_action])
     workspaces = WorkspaceActions(window, settings if settings is not None else load_settings())
-    workspaces.workspace_opened.connect(dataset.set_workspace)
+
+    def open_workspace_in_pages(ws) -> None:
+        dataset.set_workspace(ws)  # first: it creates the session's move journal
+        training.set_workspace(ws)
+        insight.set_workspace(ws, dataset.journal)
+        camera.set_workspace(ws)
+
+    workspaces.workspace_opened.connect(open_workspace_in_pages)
+    # The supervisor's loop: a run's filters appear live in insight, a new model is offered there, and
+    # moves made from insight are undoable from the dataset page.
+    training.first_layer_weights_ready.connect(insight.show_live_filters)
+    training.model_trained.connect(lambda model_id: insight.refresh_models(prefer=model_id))
+    insight.files_moved.connect(lambda _pairs: dataset.refresh_after_outside_moves())
+    window.add_close_guard(training.confirm_close)
+    for page in (training, insight, camera):
+        window.closing.connect(page.shutdown)
     for worker in (thumbnails, lister, images, syncer):
         window.closing.connect(worker.shutdown)
-    return AppParts(window, dataset, workspaces, thumbnails)
+    return AppParts(window, dataset, workspaces, thumbnails, training, insight, camera, store)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="workspace folder to open (default: the last one; on first run, the demo workspace)")
     parser.add_argument("--version", action="version", version=f"fanqc-gui {__version__}")
     args = parser.parse_args(argv)
+    multiprocessing.freeze_support()  # training runs in a spawned engine process (also in frozen builds)
     if not _display_available():
         print("fanqc-gui: error: no display found (DISPLAY / WAYLAND_DISPLAY unset). Run it on a desktop, under "
               "Xvfb, or with QT_QPA_PLATFORM=offscreen; the `fanqc` command works without a display.",

@@ -241,6 +241,10 @@ class DatasetPage(QWidget):
                 return key
         return None
 
+    def refresh_after_outside_moves(self) -> None:
+        """Another page moved files through the shared journal: update Undo/Redo (the watcher re-lists)."""
+        self._update_actions()
+
     def _update_actions(self) -> None:
         has_ws = self.journal is not None
         for action in self.move_actions.values():

@@ -31,6 +31,7 @@ class MainWindow(QMainWindow):
         self._workspace_label = QLabel("No workspace open", objectName="workspaceLabel")
         self.statusBar().addPermanentWidget(self._workspace_label)
         self._closed = False
+        self._close_guards: list = []
         self._restore_geometry()
 
     def add_page(self, title: str, widget: QWidget) -> None:
@@ -54,7 +55,14 @@ class MainWindow(QMainWindow):
         self._workspace_label.setText(text)
         self.setWindowTitle(f"FanQC — {text}" if text else "FanQC")
 
+    def add_close_guard(self, may_close) -> None:
+        """may_close() -> bool is asked before the window closes (e.g. "stop the training run?")."""
+        self._close_guards.append(may_close)
+
     def closeEvent(self, event) -> None:
+        if not self._closed and not all(guard() for guard in self._close_guards):
+            event.ignore()
+            return
         if not self._closed:
             self._closed = True
             self._save_geometry()

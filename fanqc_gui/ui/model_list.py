@@ -1,0 +1,272 @@
+"""Every stored model with its figures and the active mark; activate, rename, delete, export, import."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
+                               QMessageBox, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ..core.model_store import ModelInfo, ModelStore, ModelStoreError
+from ..core.workspace import ClassMapping
+from ..workers.model_jobs import ModelJobs
+
+COLUMNS = ("Active", "Name", "Created", "Source", "Trained on", "Val. accuracy", "NG recall", "Threshold", "TFLite")
+ID_ROLE = Qt.ItemDataRole.UserRole
+EXPORT_TIP = "(Re)write model.tflite, the fast runtime file, for the selected model."
+IMPORT_TIP = "Bring in a Keras .h5 model made with the old training script (it is not activated)."
+
+
+def _percent(value) -> str:
+    return f"{100.0 * value:.1f} %" if isinstance(value, (int, float)) else "—"
+
+
+def _images_text(counts: dict) -> str:
+    train, val = counts.get("train") or {}, counts.get("val") or {}
+    if not train:
+        return "—"
+    return (f"GO {train.get('GO', 0)} / NG {train.get('NG', 0)} "
+            f"(+{val.get('GO', 0) + val.get('NG', 0)} for validation)")
+
+
+def row_texts(info: ModelInfo, active: bool) -> list[str]:
+    s = info.summary()
+    created = s["created"].replace("T", " ")[:16] if s["created"] else "—"
+    return ["● active" if active else "", s["name"], created, s["source"], _images_text(s["images"] or {}),
+            _percent(s["val_accuracy"]), _percent(s["ng_recall"]), f"{s['threshold']:.3f}",
+            "yes" if s["has_tflite"] else "no"]
+
+
+class ModelList(QWidget):
+    active_changed = Signal(str)  # model id
+    models_changed = Signal()
+    status_message = Signal(str)
+
+    def __init__(self, store: ModelStore, jobs: ModelJobs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._store = store
+        self._jobs = jobs
+        self._mapping = ClassMapping()
+        self._tf_block_reason: str | None = None
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.activate_button = QPushButton("Activate", toolTip="Use the selected model at the station.")
+        self.rename_button = QPushButton("Rename…")
+        self.delete_button = QPushButton("Delete…")
+        self.export_button = QPushButton("Export TFLite", toolTip=EXPORT_TIP)
+        self.import_button = QPushButton("Import .h5…", toolTip=IMPORT_TIP)
+        self.message = QLabel(wordWrap=True)
+        buttons = QHBoxLayout()
+        for b in (self.activate_button, self.rename_button, self.delete_button, self.export_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.import_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemDoubleClicked.connect(self._on_table_double_clicked)
+        self.activate_button.clicked.connect(self._on_activate_clicked)
+        self.rename_button.clicked.connect(self._on_rename_clicked)
+        self.delete_button.clicked.connect(self._on_delete_clicked)
+        self.export_button.clicked.connect(self._on_export_clicked)
+        self.import_button.clicked.connect(self._on_import_clicked)
+        jobs.model_imported.connect(self._on_jobs_model_imported)
+        jobs.import_failed.connect(self._on_jobs_failed)
+        jobs.model_exported.connect(self._on_jobs_model_exported)
+        jobs.export_failed.connect(self._on_jobs_failed)
+        jobs.busy_changed.connect(self._update_buttons)
+        self.refresh()
+
+    # ---- public -------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the store (metadata only: cheap), keeping the selection."""
+        keep = self.selected_id()
+        active = self._store.active_id()
+        infos = list(reversed(self._store.list()))  # newest first
+        self.table.setRowCount(len(infos))
+        bold = QFont()
+        bold.setBold(True)
+        for r, info in enumerate(infos):
+            for c, text in enumerate(row_texts(info, info.id == active)):
+                item = QTableWidgetItem(text)
+                item.setData(ID_ROLE, info.id)
+                item.setToolTip(f"{info.id}\n{info.folder}")
+                if info.id == active:
+                    item.setFont(bold)
+                    item.setForeground(QBrush(QColor("#1d7a32")) if c == 0 else item.foreground())
+                self.table.setItem(r, c, item)
+        if keep is not None:
+            self.select_model(keep)
+        self._update_buttons()
+
+    def model_ids(self) -> list[str]:
+        return [self.table.item(r, 0).data(ID_ROLE) for r in range(self.table.rowCount())]
+
+    def select_model(self, model_id: str) -> bool:
+        for r, mid in enumerate(self.model_ids()):
+            if mid == model_id:
+                self.table.selectRow(r)
+                return True
+        return False
+
+    def selected_id(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.table.item(rows[0].row(), 0).data(ID_ROLE) if rows else None
+
+    def set_mapping(self, mapping: ClassMapping) -> None:
+        """The class folders an imported .h5 was trained on (decides its output direction)."""
+        self._mapping = mapping
+
+    def set_tf_jobs_blocked(self, reason: str | None) -> None:
+        """Block export/import (TensorFlow work) with a reason, e.g. while a training run uses the CPU."""
+        self._tf_block_reason = reason
+        self._update_buttons()
+
+    # ---- actions ------------------------------------------------------------------------------------
+    def activate(self, model_id: str) -> bool:
+        try:
+            info = self._store.activate(model_id)
+        except (ModelStoreError, OSError) as exc:
+            return self._fail(f"cannot activate {model_id}: {exc}")
+        self._say(f"{info.name} is now the active model.")
+        self.refresh()
+        self.active_changed.emit(info.id)
+        return True
+
+    @Slot()
+    def _on_activate_clicked(self) -> None:
+        if (model_id := self.selected_id()) is not None:
+            self.activate(model_id)
+
+    @Slot(QTableWidgetItem)
+    def _on_table_double_clicked(self, _item) -> None:
+        self._on_rename_clicked()
+
+    @Slot()
+    def _on_rename_clicked(self) -> None:
+        info = self._selected_info()
+        if info is None:
+            return
+        name, ok = QInputDialog.getText(self, "Rename model", "New name:", text=info.name)
+        if not ok or not name.strip() or name.strip() == info.name:
+            return
+        try:
+            self._store.update_metadata(info.id, name=name.strip())
+        except (ModelStoreError, OSError) as exc:
+            self._fail(f"cannot rename {info.name}: {exc}")
+            return
+        self._say(f"Renamed {info.name} to {name.strip()}.")
+        self.refresh()
+        self.models_changed.emit()
+
+    @Slot()
+    def _on_delete_clicked(self) -> None:
+        info = self._selected_info()
+        if info is None:
+            return
+        if info.id == self._store.active_id():
+            QMessageBox.information(self, "Delete model", f"{info.name} is the active model: the station uses it.\n"
+                                    "Activate another model first, then delete this one.")
+            self._fail(f"{info.name} is the active model and cannot be deleted.")
+            return
+        answer = QMessageBox.question(self, "Delete model", f"Delete {info.name} ({info.id})?\n\nIts files are "
+                                      "removed from the model store. This cannot be undone.",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self._store.delete(info.id)
+        except (ModelStoreError, OSError) as exc:
+            self._fail(f"cannot delete {info.name}: {exc}")
+            return
+        self._say(f"Deleted {info.name}.")
+        self.refresh()
+        self.models_changed.emit()
+
+    @Slot()
+    def _on_export_clicked(self) -> None:
+        info = self._selected_info()
+        if info is not None:
+            self._say(f"Exporting {info.name} to TFLite…")
+            self._jobs.export_tflite(info)
+
+    @Slot()
+    def _on_import_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import an old Keras model", str(Path.home()),
+                                              "Keras models (*.h5 *.keras);;All files (*)")
+        if path:
+            self.import_file(path)
+
+    def import_file(self, path: str) -> None:
+        self._say(f"Importing {Path(path).name}… (output read as P(NG) for NG folder "
+                  f"'{self._mapping.ng_folder}')")
+        self._jobs.import_h5(path, self._mapping)
+
+    @Slot(object)
+    def _on_jobs_model_imported(self, info: ModelInfo) -> None:
+        self._say(f"Imported {info.name}. It is not active; select it and press Activate to use it.")
+        self.refresh()
+        self.select_model(info.id)
+        self.models_changed.emit()
+
+    @Slot(object)
+    def _on_jobs_model_exported(self, info: ModelInfo) -> None:
+        self._say(f"Wrote {info.tflite_path}.")
+        self.refresh()
+
+    @Slot(str)
+    def _on_jobs_failed(self, reason: str) -> None:
+        self._fail(reason)
+
+    # ---- helpers ------------------------------------------------------------------------------------
+    def _selected_info(self) -> ModelInfo | None:
+        model_id = self.selected_id()
+        if model_id is None:
+            return None
+        try:
+            return self._store.get(model_id)
+        except ModelStoreError as exc:
+            self._fail(str(exc))
+            self.refresh()
+            return None
+
+    @Slot()
+    def _update_buttons(self, *_args) -> None:
+        selected = self.selected_id()
+        active = self._store.active_id()
+        busy = self._jobs.is_busy()
+        self.activate_button.setEnabled(selected is not None and selected != active)
+        self.rename_button.setEnabled(selected is not None)
+        self.delete_button.setEnabled(selected is not None)
+        self.delete_button.setToolTip("The active model cannot be deleted." if selected == active and selected
+                                      else "Delete the selected model (asks first).")
+        tf_ok = self._tf_block_reason is None and not busy
+        self.export_button.setEnabled(selected is not None and tf_ok)
+        self.import_button.setEnabled(tf_ok)
+        reason = self._tf_block_reason or ("Another model job is running." if busy else "")
+        self.export_button.setToolTip(reason or EXPORT_TIP)
+        self.import_button.setToolTip(reason or IMPORT_TIP)
+
+    def _say(self, text: str) -> None:
+        self.message.setStyleSheet("color: #333;")
+        self.message.setText(text)
+        self.status_message.emit(text)
+
+    def _fail(self, text: str) -> bool:
+        self.message.setStyleSheet("color: #b3261e;")
+        self.message.setText(text)
+        self.status_message.emit(text)
+        return False

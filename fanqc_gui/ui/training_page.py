@@ -1,0 +1,283 @@
+"""The training page: check the images, choose options, watch a run, compare the result with the active model,
+activate it (never automatically), and manage the stored models.
+
+The run happens in the engine process, followed by a TrainingWorker thread; this page only shows what the
+worker reports. The main window asks `is_busy()` / `confirm_close()` before closing, then calls `shutdown()`.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+
+from ..core.engine_process import EngineProcess
+from ..core.model_store import ModelInfo, ModelStore
+from ..core.workspace import Workspace
+from ..workers.dataset_scanner import DatasetScanner
+from ..workers.model_jobs import ModelJobs
+from ..workers.training_worker import StoppedRun, TrainingWorker
+from .architecture_table import ArchitectureTable
+from .dataset_summary import DatasetSummary
+from .model_comparison_view import ModelComparisonView
+from .model_list import ModelList
+from .training_dialogs import SAVE, ask_stop_choice, confirm_close_during_training
+from .training_options_form import TrainingOptionsForm
+from .training_page_layout import lay_out_training_page
+from .training_plots import TrainingPlots
+from .training_progress import TrainingProgress
+
+
+class TrainingPage(QWidget):
+    status_message = Signal(str)
+    first_layer_weights_ready = Signal(object)  # np.ndarray per epoch, for the insight page
+    model_trained = Signal(str)  # id of a newly saved model
+    active_model_changed = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(self, workspace: Workspace | None, store: ModelStore, parent: QWidget | None = None,
+                 engine: EngineProcess | None = None):
+        """engine: the process that runs TensorFlow jobs; by default the page starts (and closes) its own."""
+        super().__init__(parent)
+        self.setObjectName("trainingPage")
+        self._store = store
+        self._workspace = workspace
+        self._worker: TrainingWorker | None = None
+        self._epochs_done = 0
+        self._shut_down = False  # after shutdown(), late reports of the run are ignored
+        self._scanner = DatasetScanner(self)
+        self._owns_engine = engine is None
+        self._engine = engine or EngineProcess()
+        self._jobs = ModelJobs(self._engine, store, self)
+        self.dataset = DatasetSummary()
+        self.options_form = TrainingOptionsForm()
+        self.architecture = ArchitectureTable()
+        self.progress = TrainingProgress()
+        self.plots = TrainingPlots()
+        self.comparison = ModelComparisonView()
+        self.models = ModelList(store, self._jobs)
+        self.start_button = QPushButton("Start training")
+        self.start_button.setStyleSheet("font-weight: bold; padding: 6px 18px;")
+        self.stop_button = QPushButton("Stop…", toolTip="Ends the run after the current batch (asks what to keep).")
+        self.start_reason = QLabel(wordWrap=True)
+        self.setup_tabs, self.lower_tabs = lay_out_training_page(self)
+        self._connect()
+        self.set_workspace(workspace)
+
+    def _connect(self) -> None:
+        self._scanner.scan_ready.connect(self._on_scanner_scan_ready)
+        self._scanner.scan_failed.connect(self._on_scanner_scan_failed)
+        self.dataset.rescan_requested.connect(self.refresh_dataset)
+        self.options_form.options_changed.connect(self._on_options_changed)
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        self._jobs.busy_changed.connect(self._update_controls)
+        self.comparison.activate_requested.connect(self.models.activate)
+        self.models.active_changed.connect(self._on_models_active_changed)
+        self.models.models_changed.connect(self._on_models_changed)
+        self.models.status_message.connect(self.status_message)
+
+    # ---- public -----------------------------------------------------------------------------------------
+    @Slot(object)
+    def set_workspace(self, workspace: Workspace | None) -> None:
+        """Show another workspace (a run in progress keeps training on the one it started with)."""
+        self._workspace = workspace
+        if workspace is None:
+            self.dataset.show_no_workspace()
+        else:
+            self.models.set_mapping(workspace.mapping)
+            self.refresh_dataset()
+        self._update_controls()
+
+    def showEvent(self, event) -> None:
+        """Shown: count the images again (they may have been sorted meanwhile) and let the engine load
+        TensorFlow in the background, so Start does not wait for it."""
+        super().showEvent(event)
+        if not self._shut_down and not self.is_training():
+            self.refresh_dataset()
+            if self._workspace is not None:
+                self._engine.start()
+
+    @Slot()
+    def refresh_dataset(self) -> None:
+        if self._workspace is not None:
+            self.dataset.show_scanning(self._workspace)
+            self._scanner.scan(self._workspace)
+            self._update_controls()
+
+    def is_training(self) -> bool:
+        return self._worker is not None and self._worker.is_running()
+
+    def is_busy(self) -> bool:
+        return self.is_training() or self._jobs.is_busy()
+
+    def request_stop(self, save_best: bool) -> None:
+        if self.is_training():
+            self._worker.request_stop(save_best)
+            self.progress.show_stage("Stopping after the current batch")
+            self._update_controls()
+
+    def confirm_close(self) -> bool:
+        """Ask before closing while a run is in progress. True: go ahead and call shutdown()."""
+        return not self.is_training() or confirm_close_during_training(self, self._epochs_done)
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Stop the run (nothing saved) and every background job, and wait for them. A save under way completes
+        (atomically). A run still going after timeout_ms returns False; the page's own engine is then ended
+        by force (the store never shows a half-written model), so no thread is left running."""
+        self._shut_down = True
+        stopped = True
+        if self._worker is not None:
+            self._worker.request_stop(save_best=False)
+            stopped = self._worker.wait(timeout_ms)
+        if self._owns_engine:
+            self._engine.close(timeout_s=10 if stopped else 0)  # ends a child still busy: its job gets EOF
+            if self._worker is not None:
+                self._worker.wait()  # returns at once: the engine is gone
+        self._jobs.shutdown()
+        self._scanner.shutdown()
+        return stopped
+
+    # ---- starting and stopping ------------------------------------------------------------------------
+    @Slot()
+    def _on_start_clicked(self) -> None:
+        if self._start_blocker() is not None or self._workspace is None:
+            return
+        options = self.options_form.options()
+        self._epochs_done = 0
+        self.progress.start(options)
+        self.plots.clear(options.epochs)
+        self.comparison.clear()
+        self.lower_tabs.setCurrentIndex(0)
+        worker = TrainingWorker(self._engine, self._workspace, self._store, options, self.options_form.model_name())
+        worker.stage_changed.connect(self.progress.show_stage)
+        worker.decode_progressed.connect(self.progress.show_decode)
+        worker.batch_progressed.connect(self.progress.show_batch)
+        worker.epoch_finished.connect(self._on_worker_epoch_finished)
+        worker.first_layer_weights_ready.connect(self.first_layer_weights_ready)
+        worker.training_finished.connect(self._on_worker_training_finished)
+        worker.training_stopped.connect(self._on_worker_training_stopped)
+        worker.training_failed.connect(self._on_worker_training_failed)
+        worker.comparison_ready.connect(self._on_worker_comparison_ready)
+        worker.comparison_failed.connect(self.comparison.show_error)
+        worker.run_ended.connect(self._on_worker_run_ended)
+        self._worker = worker
+        worker.start()
+        self.status_message.emit("Training started")
+        self._update_controls()
+        self.busy_changed.emit(True)
+
+    @Slot()
+    def _on_stop_clicked(self) -> None:
+        if self.is_training():
+            choice = ask_stop_choice(self, self._epochs_done)
+            if choice is not None:
+                self.request_stop(save_best=choice == SAVE)
+
+    # ---- worker reports ----------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_worker_epoch_finished(self, metrics) -> None:
+        self._epochs_done = metrics.epoch
+        self.plots.add_epoch(metrics)
+        self.progress.add_epoch(metrics)
+
+    @Slot(object)
+    def _on_worker_training_finished(self, result) -> None:
+        self.plots.flush()
+        self.status_message.emit(self.progress.show_finished(result))
+        self._after_model_saved(result.model)
+
+    @Slot(object)
+    def _on_worker_training_stopped(self, stopped: StoppedRun) -> None:
+        self.plots.flush()
+        self.status_message.emit(self.progress.show_stopped(stopped))
+        if stopped.result is not None and stopped.result.model is not None:
+            self._after_model_saved(stopped.result.model)
+
+    @Slot(str)
+    def _on_worker_training_failed(self, reason: str) -> None:
+        self.plots.flush()
+        self.status_message.emit(self.progress.show_failed(reason))
+
+    @Slot()
+    def _on_worker_run_ended(self) -> None:
+        if self._worker is not None:
+            self._worker.wait()  # the thread is past its last signal and ends at once
+        self._update_controls()
+        self.busy_changed.emit(self.is_busy())
+
+    def _after_model_saved(self, info: ModelInfo) -> None:
+        if self._shut_down:
+            return
+        self.models.refresh()
+        self.models.select_model(info.id)
+        self.comparison.set_active_id(self._store.active_id())
+        self.comparison.show_pending(info.id, info.name)
+        self.lower_tabs.setCurrentIndex(1)
+        self.model_trained.emit(info.id)  # the engine measures it next to the active model (comparison_ready)
+
+    @Slot(object)
+    def _on_worker_comparison_ready(self, comparison) -> None:
+        if comparison.new.model_id == self.comparison.model_id:
+            self.comparison.show_comparison(comparison)
+
+    # ---- other reports -------------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_scanner_scan_ready(self, report) -> None:
+        self.dataset.show_report(report, self.options_form.options().val_split)
+        self._update_controls()
+
+    @Slot(str)
+    def _on_scanner_scan_failed(self, reason: str) -> None:
+        self.dataset.show_error(reason)
+        self._update_controls()
+
+    @Slot()
+    def _on_options_changed(self) -> None:
+        options = self.options_form.options()
+        self.architecture.set_image_size(options.image_size)
+        if self.dataset.report is not None:
+            self.dataset.show_report(self.dataset.report, options.val_split)
+        self._update_controls()
+
+    @Slot(str)
+    def _on_models_active_changed(self, model_id: str) -> None:
+        self.comparison.set_active_id(model_id)
+        self.active_model_changed.emit(model_id)
+
+    @Slot()
+    def _on_models_changed(self) -> None:
+        if self.comparison.model_id is not None and self.comparison.model_id not in self.models.model_ids():
+            self.comparison.clear()
+
+    # ---- state ---------------------------------------------------------------------------------------------
+    def _start_blocker(self) -> str | None:
+        if self.is_training():
+            return "Training is running."
+        if self._jobs.is_busy():
+            return "Waiting for the import or export in progress."
+        blocker = self.dataset.start_blocker()
+        if blocker is not None:
+            return blocker
+        try:
+            self.options_form.options().validate()
+        except ValueError as exc:
+            return f"Check the options: {exc}."
+        return None
+
+    @Slot()
+    def _update_controls(self, *_args) -> None:
+        training = self.is_training()
+        blocker = self._start_blocker()
+        self.start_button.setEnabled(blocker is None)
+        self.start_button.setToolTip(blocker or "Train a new model with these images and options.")
+        self.stop_button.setEnabled(training and not self._worker.stop_requested())
+        self.options_form.setEnabled(not training)
+        self.dataset.rescan_button.setEnabled(not training)
+        self.models.set_tf_jobs_blocked("Not available while a training run is in progress." if training else None)
+        if training:
+            self.start_reason.setText("Training… the station keeps using the active model. Other pages stay usable.")
+        elif blocker:
+            self.start_reason.setText(f"<span style='color:#b3261e'>Start is not possible: {blocker}</span>")
+        else:
+            self.start_reason.setText("Ready. The new model is added to the list below; it becomes active only when "
+                                      "you press Activate.")
+

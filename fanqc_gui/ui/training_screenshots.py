@@ -1,0 +1,110 @@
+"""Screenshots of the training page during and after a real run: training_running.png, training_done.png.
+
+    python -m fanqc_gui.ui.training_screenshots docs/screenshots
+
+Standalone it trains on a freshly generated demo workspace with a private model store; the app's screenshot
+script can call `render_training_screenshots(out_dir, workspace, store)` instead. Where the store has no
+active model, a quick baseline model is trained and activated first, so the comparison has two columns.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+RUNNING, DONE = "training_running.png", "training_done.png"
+
+
+def _wait(app, condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _save(widget, target: Path) -> Path:
+    tmp = target.with_name(target.name + ".tmp")
+    if not widget.grab().save(str(tmp), "PNG"):
+        raise RuntimeError(f"could not write {tmp}")
+    os.replace(tmp, target)
+    return target
+
+
+def ensure_baseline(engine, workspace, store) -> None:
+    """Train and activate a small, quick model when the store has no active one."""
+    from ..core.training import TrainOptions
+
+    if store.active() is not None:
+        return
+    result = engine.run("train", workspace=workspace, store_root=store.root, compare=False,
+                        options=TrainOptions(image_size=48, epochs=2, seed=7, early_stopping=False),
+                        name="Previous line model")
+    store.activate(result.model.id)
+
+
+def render_training_screenshots(out_dir: str | Path, workspace, store, size: tuple[int, int] = (1440, 900),
+                                epochs: int = 8, running_after_epoch: int = 3) -> list[Path]:
+    from PySide6.QtWidgets import QApplication
+
+    from ..core.engine_process import EngineProcess
+    from .training_page import TrainingPage
+
+    app = QApplication.instance() or QApplication([])
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    engine = EngineProcess()
+    ensure_baseline(engine, workspace, store)
+    page = TrainingPage(workspace, store, engine=engine)
+    page.resize(*size)
+    page.show()
+    written: list[Path] = []
+    try:
+        if not _wait(app, lambda: page.start_button.isEnabled(), 60):
+            raise RuntimeError(f"training cannot start: {page.start_reason.text()}")
+        page.options_form.epochs.setValue(epochs)
+        page.options_form.early_stopping.setChecked(False)
+        page.options_form.name.setText("Retrained with new images")
+        page.start_button.click()
+        during = lambda: (page.plots.epochs_shown >= running_after_epoch  # noqa: E731
+                          and f"Epoch {running_after_epoch + 1}/" in page.progress.bar.format())
+        if not _wait(app, during, 600):
+            raise RuntimeError(f"the run did not reach epoch {running_after_epoch + 1}: "
+                               f"{page.progress.stage_label.text()}")
+        written.append(_save(page, out_dir / RUNNING))
+        if not _wait(app, lambda: not page.is_busy() and page.comparison.comparison is not None, 600):
+            raise RuntimeError(f"the run did not finish: {page.progress.stage_label.text()}")
+        _wait(app, lambda: False, 0.3)  # layout and paint settle
+        written.append(_save(page, out_dir / DONE))
+    finally:
+        page.shutdown()
+        engine.close()
+        page.close()
+        page.deleteLater()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..core.demo_data import generate_demo_workspace
+    from ..core.model_store import ModelStore
+    from ..core.workspace import open_workspace
+
+    argv = sys.argv[1:] if argv is None else argv
+    out_dir = Path(argv[0]) if argv else Path("docs/screenshots")
+    with tempfile.TemporaryDirectory(prefix="fanqc-training-screens-") as tmp:
+        generate_demo_workspace(Path(tmp) / "ws")
+        store = ModelStore(Path(tmp) / "models")
+        for path in render_training_screenshots(out_dir, open_workspace(Path(tmp) / "ws"), store):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""One training run, followed on its own QThread; the GUI sees only plain data (dataclasses, numpy arrays).
+
+    worker = TrainingWorker(engine, workspace, store, options)
+    worker.epoch_finished.connect(...)
+    worker.start()
+    worker.request_stop(save_best=False)   # from any thread: the run ends after the current batch
+
+The run itself happens in the engine process (core.engine_process), so TensorFlow never holds this
+process's GIL; this thread only waits on the pipe and turns the engine's events into signals. The Keras model
+never leaves the engine: per epoch a copy of the first convolution's filters arrives instead (for the insight
+page). After a saved model, the engine measures it next to the active model (`comparison_ready`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+
+from ..core.dataset import DatasetError
+from ..core.engine_process import EngineCrashed, EngineProcess
+from ..core.model_store import ModelStore
+from ..core.tf_runtime import TensorFlowMissing
+from ..core.training import TrainingError, TrainOptions, TrainResult
+from ..core.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class StoppedRun:
+    """What a stopped run left: result.model is the saved best model, or None when it was not kept."""
+
+    result: TrainResult | None  # None: stopped before the first epoch ended (nothing to keep)
+    saved: bool
+
+
+class TrainingWorker(QObject):
+    stage_changed = Signal(str)
+    decode_progressed = Signal(int, int)  # done, total
+    batch_progressed = Signal(object)  # BatchProgress, at most 20 per second plus each epoch's last batch
+    epoch_finished = Signal(object)  # EpochMetrics
+    first_layer_weights_ready = Signal(object)  # np.ndarray (3, 3, 3, 32) for the reference CNN
+    training_finished = Signal(object)  # TrainResult with the saved model
+    training_stopped = Signal(object)  # StoppedRun
+    training_failed = Signal(str)  # reason in plain words
+    comparison_ready = Signal(object)  # core.model_comparison.Comparison, after a saved model
+    comparison_failed = Signal(str)
+    run_ended = Signal()  # after any of the three outcomes; the thread is finishing
+
+    def __init__(self, engine: EngineProcess, workspace: Workspace, store: ModelStore, options: TrainOptions,
+                 name: str | None = None, compare: bool = True):
+        super().__init__()
+        self._engine = engine
+        self._job = {"workspace": workspace, "store_root": store.root, "options": options, "name": name,
+                     "compare": compare}
+        self._job_id = engine.new_job_id()
+        self._stop_requested = False
+        self._thread = QThread()
+        self._thread.setObjectName("fanqc-training")
+        self.moveToThread(self._thread)
+        self._thread.started.connect(self._run)
+        self._relays = {
+            "stage": self.stage_changed.emit,
+            "decode": lambda d: self.decode_progressed.emit(*d),
+            "batch": self.batch_progressed.emit,
+            "epoch": self.epoch_finished.emit,
+            "weights": self.first_layer_weights_ready.emit,
+        }
+        self._after_result: list = []  # the comparison comes after the run's outcome, whatever the pipe order
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def request_stop(self, save_best: bool = False) -> None:
+        """Thread-safe: end the run after the current batch; keep the best model so far only if save_best."""
+        self._stop_requested = True
+        self._engine.request_stop(self._job_id, save_best)
+
+    def stop_requested(self) -> bool:
+        return self._stop_requested
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Wait for the thread to end (True) or for timeout_ms to pass (False). Never terminates it."""
+        return self._thread.wait() if timeout_ms < 0 else self._thread.wait(timeout_ms)
+
+    def _on_engine_event(self, name: str, data) -> None:
+        if name in ("comparison", "comparison_failed"):
+            self._after_result.append((name, data))
+        elif (relay := self._relays.get(name)) is not None:
+            relay(data)
+
+    @Slot()
+    def _run(self) -> None:
+        try:
+            result = self._engine.run("train", self._on_engine_event, job_id=self._job_id, **self._job)
+        except (DatasetError, TrainingError, TensorFlowMissing, EngineCrashed, ValueError) as exc:
+            self.training_failed.emit(str(exc))
+        except OSError as exc:
+            self.training_failed.emit(f"cannot read or write files: {exc.strerror or exc}")
+        except Exception as exc:  # anything else still belongs in the page, with its type
+            self.training_failed.emit(f"training failed unexpectedly: {type(exc).__name__}: {exc}")
+        else:
+            if result is None:
+                self.training_stopped.emit(StoppedRun(None, False))
+            elif result.stopped:
+                self.training_stopped.emit(StoppedRun(result, result.model is not None))
+            else:
+                self.training_finished.emit(result)
+        finally:
+            for name, data in self._after_result:
+                (self.comparison_ready if name == "comparison" else self.comparison_failed).emit(data)
+            self.run_ended.emit()
+            # Back to the GUI thread, which owns (and eventually deletes) this object; then end the thread.
+            self.moveToThread(QCoreApplication.instance().thread())
+            self._thread.quit()
