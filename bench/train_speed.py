@@ -61,6 +61,11 @@ def main() -> None:
                                          "--json", "--quiet"], env)
         result["fanqc_test_accuracy"] = round(evaluated["accuracy"], 4)
         result["fanqc_ng_recall"] = round(evaluated["ng_recall"], 4)
+        at_half, _ = run_json(fanqc + ["evaluate", trained["model"], args.test, "--models", models, "--json",
+                                       "--quiet", "--threshold", "0.5"], env)
+        result["fanqc_test_accuracy_at_0_5"] = round(at_half["accuracy"], 4)
+        result["fanqc_ng_recall_at_0_5"] = round(at_half["ng_recall"], 4)
+        result["fanqc_val_accuracy"] = round(trained["val_accuracy"], 4)
         result["fanqc_epochs_run"] = trained["epochs_run"]
         result["fanqc_threshold"] = round(evaluated["threshold"], 4)
         result["ratio"] = round(result["fanqc_seconds"] / result["seed_seconds"], 3) if "seed_seconds" in result \

@@ -48,7 +48,7 @@ def render(out_dir: Path, size: tuple[int, int] = (1440, 900)) -> list[Path]:
         inbox.focus_grid()
         _wait(app, lambda: all(p.view.visible_thumbnails_loaded() for p in panes)
               and parts.dataset.preview.field("Resolution").endswith("px"), 15)
-        for title, _page in parts.window.pages():
+        for title, _page in parts.window.pages()[:1]:  # the other pages get richer states below
             parts.window.set_current_page(title)
             _wait(app, lambda: False, 0.2)  # let layout and paint settle
             target = out_dir / f"{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}.png"
@@ -61,10 +61,32 @@ def render(out_dir: Path, size: tuple[int, int] = (1440, 900)) -> list[Path]:
     return written
 
 
+def render_pages_with_models(out_dir: Path) -> list[Path]:
+    """Training (during and after a real run), insight and camera, on one demo workspace and model store."""
+    from ..core.demo_data import generate_demo_workspace
+    from ..core.model_store import ModelStore
+    from ..core.workspace import open_workspace
+    from .camera_screenshot import render_camera_screenshot
+    from .insight_screenshots import render_insight_screenshot
+    from .training_screenshots import render_training_screenshots
+
+    with tempfile.TemporaryDirectory(prefix="fanqc-screens-") as tmp:
+        os.environ["FANQC_CONFIG_DIR"] = str(Path(tmp) / "config")
+        generate_demo_workspace(Path(tmp) / "ws")
+        ws = open_workspace(Path(tmp) / "ws")
+        store = ModelStore(Path(tmp) / "models")
+        written = list(render_training_screenshots(out_dir, ws, store))
+        if store.active() is None and store.list():
+            store.activate(store.list()[-1].id)
+        written.append(Path(render_insight_screenshot(out_dir / "insight.png", ws, store)))
+        written.append(Path(render_camera_screenshot(out_dir / "camera.png", ws, store)))
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out_dir = Path(argv[0]) if argv else Path("docs/screenshots")
-    for path in render(out_dir):
+    for path in render(out_dir) + render_pages_with_models(out_dir):
         print(path)
     return 0
 
