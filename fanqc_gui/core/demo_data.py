@@ -2,10 +2,16 @@
 
 Renders backlit top views of a small three-bladed fan (dark curved blades in front of a light
 panel, a large hub and a round printed label) with pose, colour, lighting and noise jitter,
-optionally with one defect, using only numpy and OpenCV drawing. The proportions are chosen so
-that every defect spans many pixels even after the app's default resize to 80 x 80: the label
-is about a third of the image wide and a missing blade opens a large bright sector. ``generate_demo_workspace`` fills GO/, NG/ and inbox/ folders with JPEGs and
-``write_demo_video`` writes a short MJPG conveyor clip for trying live inspection.
+optionally with one defect, using only numpy and OpenCV drawing. ``generate_demo_workspace``
+fills GO/, NG/ and inbox/ folders with JPEGs and ``write_demo_video`` writes a short MJPG
+conveyor clip for trying live inspection.
+
+The look is tuned so that the app's default CNN (80 x 80 input, 10 epochs) learns the default
+demo workspace to about 98-100 % validation accuracy, while mean brightness alone still cannot
+sort GO from NG: every defect spans many pixels after the resize to 80 x 80 (the label is about
+a third of the image wide; the blades are wide with narrow gaps, so a missing blade opens a
+bright sector far larger than any gap of a GO part), the part's own colours vary only a little
+(one product), and the exposure and the housing's shade vary as much as before.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ def _sample_params(rng: np.random.Generator, size: int) -> dict:
     scale = rng.uniform(0.95, 1.03)
     hub_r = 0.215 * u * scale  # a big hub, so the label spans about a third of the image
     blade = rng.uniform(48, 62)  # one product: the plastic's shade varies only a little
-    bg = rng.uniform(14, 45)
+    bg = rng.uniform(14, 45)  # the housing around the fan: varies, but far from every defect
     return {
         "centre": (u / 2 + rng.uniform(-0.025, 0.025) * u, u / 2 + rng.uniform(-0.025, 0.025) * u),
         "fan_r": 0.42 * u * scale,
@@ -103,7 +109,8 @@ def _blade_polygon(p: dict, theta: float, t_end: float = 1.0, jag: np.ndarray | 
     ts = np.linspace(0.0, t_end, 20)
     axis = theta + p["sweep"] * ts**1.4  # blade centre-line curves backwards
     tip_round = np.sqrt(np.clip(1 - ((ts - 0.8) / 0.2).clip(0) ** 2, 0.25, 1))
-    half = period * (0.41 + 0.03 * ts) * tip_round  # angular half-width: grows, then rounds off at the tip
+    # angular half-width: wide blades with narrow gaps, rounding off at the tip
+    half = period * (0.41 + 0.03 * ts) * tip_round
     radius = r_in + ts * (r_out - r_in)
     arc = np.linspace(axis[-1] + half[-1], axis[-1] - half[-1], 9 if jag is None else len(jag))
     tip_r = np.full_like(arc, r_out) if jag is None else radius[-1] + jag * 0.02 * r_out  # rim or broken edge
