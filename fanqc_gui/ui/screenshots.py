@@ -9,20 +9,12 @@ import os
 import re
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from .screenshot_tools import save_grab
+from .screenshot_tools import wait_until as _wait
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-
-def _wait(app, condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        app.processEvents()
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def render(out_dir: Path, size: tuple[int, int] = (1440, 900)) -> list[Path]:
@@ -52,10 +44,7 @@ def render(out_dir: Path, size: tuple[int, int] = (1440, 900)) -> list[Path]:
             parts.window.set_current_page(title)
             _wait(app, lambda: False, 0.2)  # let layout and paint settle
             target = out_dir / f"{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}.png"
-            tmp_file = target.with_name(target.name + ".tmp")
-            if not parts.window.grab().save(str(tmp_file), "PNG"):
-                raise RuntimeError(f"could not write {tmp_file}")
-            os.replace(tmp_file, target)
+            save_grab(parts.window, target)
             written.append(target)
         parts.window.close()
     return written
@@ -67,6 +56,7 @@ def render_pages_with_models(out_dir: Path) -> list[Path]:
     from ..core.model_store import ModelStore
     from ..core.workspace import open_workspace
     from .camera_screenshot import render_camera_screenshot
+    from .insight_screenshots import make_demo as make_insight_demo
     from .insight_screenshots import render_insight_screenshot
     from .training_screenshots import render_training_screenshots
 
@@ -78,8 +68,11 @@ def render_pages_with_models(out_dir: Path) -> list[Path]:
         written = list(render_training_screenshots(out_dir, ws, store))
         if store.active() is None and store.list():
             store.activate(store.list()[-1].id)
-        written.append(Path(render_insight_screenshot(out_dir / "insight.png", ws, store)))
         written.append(Path(render_camera_screenshot(out_dir / "camera.png", ws, store)))
+        # Insight on a workspace where two defects were filed as GO by mistake, as a supervisor finds it.
+        insight_ws, insight_store = make_insight_demo(Path(tmp) / "insight")
+        written += render_insight_screenshot(out_dir / "insight.png", insight_ws, insight_store,
+                                             feature_maps_path=out_dir / "insight_feature_maps.png")
     return written
 
 

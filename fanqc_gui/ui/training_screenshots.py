@@ -11,31 +11,15 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from .screenshot_tools import save_grab as _save
+from .screenshot_tools import wait_until as _wait
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 RUNNING, DONE = "training_running.png", "training_done.png"
-
-
-def _wait(app, condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        app.processEvents()
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
-def _save(widget, target: Path) -> Path:
-    tmp = target.with_name(target.name + ".tmp")
-    if not widget.grab().save(str(tmp), "PNG"):
-        raise RuntimeError(f"could not write {tmp}")
-    os.replace(tmp, target)
-    return target
 
 
 def ensure_baseline(engine, workspace, store) -> None:
