@@ -159,6 +159,9 @@ class CameraPage(QWidget):
     def start(self, spec: SourceSpec, realtime: bool = False, loop: bool = False) -> None:
         if self.session is not None:
             return
+        if self.workspace is None:
+            self.banner.show_message("NO WORKSPACE", "open a workspace first: verdicts are logged there")
+            return
         self._save_settings(source=spec.target, source_kind=spec.kind, realtime=realtime,
                             workspace=str(self.workspace.root))
         worker = CameraWorker(self.workspace, self.store, self.settings, spec, realtime=realtime, loop=loop,

@@ -170,6 +170,8 @@ class InspectionLogView(QWidget):
         self._timer.start()
 
     def _open_log(self) -> InspectionLog | None:
+        if self.workspace is None:  # the app starts before a workspace is open
+            return None
         if self._log is None and log_path(self.workspace.root).exists():
             try:
                 self._log = InspectionLog.for_workspace(self.workspace.root)
@@ -236,6 +238,9 @@ class InspectionLogView(QWidget):
 
     @Slot()
     def _on_export_button_clicked(self) -> None:
+        if self.workspace is None:
+            self.message.emit("Open a workspace first: the inspection log lives in the workspace")
+            return
         dest, _ = QFileDialog.getSaveFileName(self, "Export the inspection log", str(self.workspace.root /
                                               "inspections.csv"), "CSV files (*.csv)")
         if dest:

@@ -20,11 +20,30 @@ def test_menus_pages_and_status_bar(app_parts, demo_workspace):
     assert _menu_texts(w.file_menu) == ["&Open workspace…", "&New workspace…", "&Recent workspaces", "&Quit"]
     assert [a.shortcut().toString() for a in w.edit_menu.actions()] == ["Ctrl+Z", "Ctrl+Shift+Z"]
     pages = w.pages()
-    assert pages[0][0] == "Dataset"
+    assert [title for title, _ in pages] == ["Dataset", "Training", "Insight", "Camera"]
     # only real pages, no placeholders for what later issues add
     assert all(type(page).__name__.endswith("Page") for _, page in pages)
     assert str(demo_workspace) in w.windowTitle()
     assert w.statusBar().currentMessage().startswith("Opened")
+
+
+def test_every_page_works_before_a_workspace_is_open(qtbot):
+    """The window can be up with no workspace (first run, a failed open): pages wait, nothing crashes."""
+    from fanqc_gui.app import build_app
+    from fanqc_gui.core.app_settings import AppSettings
+    from fanqc_gui.core.camera_sources import SourceSpec
+
+    parts = build_app(AppSettings())
+    qtbot.addWidget(parts.window)
+    parts.window.show()
+    for title, _page in parts.window.pages():
+        parts.window.set_current_page(title)
+        qtbot.wait(1200)  # longer than the camera log's refresh timer
+    parts.camera.start(SourceSpec.parse("0"))
+    assert parts.camera.session is None
+    assert parts.camera.banner.word.text() == "NO WORKSPACE"
+    assert "workspace" in parts.camera.banner.detail.text().lower()
+    parts.window.close()
 
 
 def test_opening_remembers_recent_workspaces(app_parts, demo_workspace, tmp_path):
