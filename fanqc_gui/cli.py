@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         message, is_user_error = describe_error(exc)
         if not is_user_error:
             raise
-        if args is not None and getattr(args, "json", False):
+        wants_json = getattr(args, "json", False) if args is not None else "--json" in (argv or sys.argv[1:])
+        if wants_json:
             print(json.dumps({"error": message}))
         print(f"fanqc: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -245,7 +245,7 @@ def cmd_models(args) -> dict | list:
             from .cli import UserError
 
             raise UserError("not deleted (confirmation did not match)")
-    store.delete(info.id)
+    store.delete(info.folder)
     Progress(args.quiet).say(f"deleted {info.id}")
     return {"deleted": info.id}
 

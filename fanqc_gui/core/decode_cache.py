@@ -43,7 +43,7 @@ class DecodeCache:
             if pixels.shape[1:] != (self.spec.height, self.spec.width, 3):
                 return
             self._entries = {str(k): pixels[i] for i, k in enumerate(keys)}
-        except (OSError, ValueError, KeyError):
+        except Exception:  # noqa: BLE001 - truncated zip (BadZipFile, EOFError), wrong shapes...: re-decode
             self._entries = {}  # a damaged cache only costs a re-decode
 
     def __len__(self) -> int:

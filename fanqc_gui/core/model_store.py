@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -99,7 +100,13 @@ class ModelStore:
     def get(self, ref: str | Path) -> ModelInfo:
         """A model by id (from `list`) or by folder path."""
         ref_path = Path(ref).expanduser()
-        folder = ref_path if (ref_path / METADATA_FILE).is_file() else self.root / str(ref)
+        in_store = self.root / str(ref)
+        # A bare id means the store's model, even if the current folder happens to hold one of that name.
+        is_bare_id = isinstance(ref, str) and "/" not in ref and "\\" not in ref
+        if is_bare_id and (in_store / METADATA_FILE).is_file():
+            folder = in_store
+        else:
+            folder = ref_path if (ref_path / METADATA_FILE).is_file() else in_store
         if not (folder / METADATA_FILE).is_file():
             if ref_path.is_file():
                 raise ModelStoreError(f"{ref} is a file; give a model folder or id (import .h5 files with "
@@ -183,9 +190,12 @@ class ModelStore:
     def delete(self, ref: str | Path) -> None:
         """Delete a model folder (callers confirm with the user first). The active model is refused."""
         info = self.get(ref)
-        if info.id == self.active_id() and info.folder.parent == self.root.resolve():
+        if info.folder.parent != self.root.resolve():
+            raise ModelStoreError(f"{info.folder} is not in the model store {self.root}; only stored models "
+                                  f"are deleted")
+        if info.id == self.active_id():
             raise ModelStoreError(f"{info.id} is the active model; activate another model before deleting it")
-        doomed = self.root / f".deleting-{info.id}"
+        doomed = self.root / f".deleting-{info.id}-{uuid.uuid4().hex[:8]}"
         os.rename(info.folder, doomed)  # atomic: the model disappears from listings at once
         shutil.rmtree(doomed, ignore_errors=True)
 

@@ -66,6 +66,7 @@ class _ModelHolder:
             from ..core.tf_runtime import import_keras
 
             self.model = self.probe = None
+            self._key = None  # a failed load must not leave the previous model's key behind
             self._report("Loading TensorFlow…")
             import_keras()
             self._report(f"Loading model {info.name}…")

@@ -74,11 +74,13 @@ def test_relabelling_or_renaming_an_image_keeps_its_cache_entry(demo_workspace, 
     assert int(data.y_train.sum() + data.y_val.sum()) == 25  # the moved image now counts as NG
 
 
-def test_damaged_cache_file_only_costs_a_redecode(demo_workspace, decode_counter):
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_damaged_cache_file_only_costs_a_redecode(demo_workspace, decode_counter, damage):
     ws = open_workspace(demo_workspace)
     prepare_data(ws, TrainOptions(image_size=32))
     for f in (demo_workspace / CACHE_DIR).iterdir():
-        f.write_bytes(b"garbage")
+        data = f.read_bytes()
+        f.write_bytes(b"garbage" if damage == "garbage" else data[: len(data) // 2])  # e.g. a full disk
     decode_counter.clear()
     data = prepare_data(ws, TrainOptions(image_size=32))
     assert len(decode_counter) == 48 and len(data.y_train) + len(data.y_val) == 48

@@ -114,6 +114,19 @@ def test_deleting_the_active_model_is_refused(store):
 
 
 @pytest.mark.slow
+def test_delete_by_id_means_the_stored_model_and_never_a_folder_elsewhere(store, tmp_path, monkeypatch):
+    outside = tmp_path / "backup" / "model-b"
+    shutil.copytree(store.root / "model-b", outside)
+    monkeypatch.chdir(outside.parent)  # a same-named model folder in the current directory
+    assert store.get("model-b").folder == (store.root / "model-b").resolve()
+    with pytest.raises(ModelStoreError, match="not in the model store"):
+        store.delete(outside)
+    assert (outside / "metadata.json").is_file()
+    store.delete("model-b")
+    assert not (store.root / "model-b").exists() and (outside / "metadata.json").is_file()
+
+
+@pytest.mark.slow
 def test_unknown_model_and_h5_file_get_clear_messages(store, tmp_path):
     with pytest.raises(ModelStoreError, match="no model 'nope'.*fanqc models"):
         store.get("nope")
