@@ -122,6 +122,10 @@ def cmd_evaluate(args) -> dict:
     from .core.evaluation import compute_metrics, threshold_for_ng_recall
     from .core.inference import Predictor
 
+    if args.save_threshold and args.target_ng_recall is None:
+        from .cli import UserError
+
+        raise UserError("--save-threshold needs --target-ng-recall R (the NG recall the threshold must reach)")
     store = _store(args)
     info = _model(args, store)
     mapping = ClassMapping(go_folder=args.go_folder or info.mapping.go_folder,

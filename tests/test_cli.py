@@ -297,6 +297,8 @@ def test_usage_errors(capsys, tmp_path):
     fanqc_fails(capsys, "fly", words=["invalid choice: 'fly'"])
     fanqc_fails(capsys, "models", "delete", words=["needs a MODEL id"])
     fanqc_fails(capsys, "train", str(tmp_path / "missing"), words=["workspace folder not found"])
+    fanqc_fails(capsys, "evaluate", "any", str(tmp_path), "--save-threshold",
+                words=["--save-threshold needs --target-ng-recall"])
 
 
 @pytest.mark.slow
@@ -335,3 +337,6 @@ def test_json_errors_still_leave_one_json_document_on_stdout(capsys, tmp_path):
     captured = capsys.readouterr()
     assert "workspace folder not found" in json.loads(captured.out)["error"]
     assert_one_line_error(captured.err, "workspace folder not found")
+    assert main(["train", "--json"]) == 2  # an argument error, before any argument was parsed
+    captured = capsys.readouterr()
+    assert "DATA_DIR" in json.loads(captured.out)["error"]
