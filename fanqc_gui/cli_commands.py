@@ -154,8 +154,7 @@ def cmd_evaluate(args) -> dict:
             out["threshold_saved"] = chosen
     if args.per_image:
         out["per_image"] = [{"path": p.path, "label": "NG" if r.label else "GO", "p_ng": p.p_ng,
-                             "verdict": predictor.verdict(p.p_ng) if args.threshold is None else
-                             ("NG" if p.p_ng >= threshold else "GO"),
+                             "verdict": "NG" if p.p_ng >= threshold else "GO",
                              "correct": (p.p_ng >= threshold) == bool(r.label)} for r, p in rows]
     cm = out["confusion_matrix"]
     progress.say(f"{info.id}: {info.mapping.describe()}\naccuracy {out['accuracy']:.4f}  NG recall "

@@ -275,8 +275,6 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
                   class_weight=_class_weight(data.y_train) if options.class_weighting else None)
     except TrainingStopped:
         stopped = True
-    except TrainingError:
-        raise
     except MemoryError:
         raise TrainingError("out of memory while training: lower the batch size or the image size") from None
     except Exception as exc:  # TF surfaces OOM as ResourceExhaustedError

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, Qt, QTimer
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from fanqc_gui.core.file_moves import MoveJournal
 from fanqc_gui.core.model_store import ModelStore
+from ui_helpers import click_dialog_button
 from fanqc_gui.core.tf_runtime import tensorflow_available
 from fanqc_gui.core.workspace import open_workspace
 
@@ -67,24 +67,6 @@ def engine_predictions(info, paths):
     from fanqc_gui.core.inference import Predictor
 
     return {p.path: p for p in Predictor(info).predict_paths(paths)}
-
-
-def click_dialog_button(object_name: str, text: str) -> None:
-    """Click a button of the modal dialog `object_name` as soon as it is open."""
-    deadline = time.monotonic() + 10
-
-    def attempt():
-        box = QApplication.activeModalWidget()
-        if box is not None and box.objectName() == object_name:
-            for button in box.buttons():
-                if button.text().replace("&", "") == text:
-                    button.click()
-                    return
-            raise AssertionError(f"no button {text!r} in {[b.text() for b in box.buttons()]}")
-        if time.monotonic() < deadline:
-            QTimer.singleShot(20, attempt)
-
-    QTimer.singleShot(0, attempt)
 
 
 # ---- 1. filters -------------------------------------------------------------------------------------------

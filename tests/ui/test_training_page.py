@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from engine_helpers import shared_engine
 from fanqc_gui.core.model_store import ModelStore
+from ui_helpers import click_dialog_button
 from fanqc_gui.core.tf_runtime import tensorflow_available
 from fanqc_gui.core.training import TrainingError
 from fanqc_gui.core.workspace import open_workspace
@@ -46,24 +46,6 @@ def page(qtbot, demo_workspace, store):
     qtbot.waitUntil(lambda: page.dataset.report is not None)
     yield page
     assert page.shutdown(30_000)
-
-
-def click_dialog_button(object_name: str, text: str) -> None:
-    """Click a button of the modal dialog `object_name` as soon as it is open (the dialog blocks the caller)."""
-    deadline = time.monotonic() + 10
-
-    def attempt():
-        box = QApplication.activeModalWidget()
-        if box is not None and box.objectName() == object_name:
-            for button in box.buttons():
-                if button.text().replace("&", "") == text:
-                    button.click()
-                    return
-            raise AssertionError(f"no button {text!r} in {[b.text() for b in box.buttons()]}")
-        if time.monotonic() < deadline:
-            QTimer.singleShot(20, attempt)
-
-    QTimer.singleShot(0, attempt)
 
 
 def _fake_model(store: ModelStore, model_id: str, name: str) -> None:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -45,3 +46,21 @@ def drop(widget, mime: QMimeData) -> QDropEvent:
 
 def status_text(parts) -> str:
     return parts.window.statusBar().currentMessage()
+
+
+def click_dialog_button(object_name: str, text: str) -> None:
+    """Click a button of the modal dialog `object_name` as soon as it is open."""
+    deadline = time.monotonic() + 10
+
+    def attempt():
+        box = QApplication.activeModalWidget()
+        if box is not None and box.objectName() == object_name:
+            for button in box.buttons():
+                if button.text().replace("&", "") == text:
+                    button.click()
+                    return
+            raise AssertionError(f"no button {text!r} in {[b.text() for b in box.buttons()]}")
+        if time.monotonic() < deadline:
+            QTimer.singleShot(20, attempt)
+
+    QTimer.singleShot(0, attempt)
