@@ -16,13 +16,16 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from . import __version__
-from .core.app_settings import AppSettings, load_settings
-from .core.model_store import ModelStore
+from .core.app_settings import AppSettings, load_settings, save_settings
+from .core.demo_model import install_on_first_start
+from .core.model_store import ModelStore, ModelStoreError
 from .core.paths import default_model_store
 from .ui.camera_page import CameraPage
 from .ui.dataset_page import DatasetPage
 from .ui.insight_page import InsightPage
 from .ui.main_window import MainWindow
+from .ui.settings_actions import SettingsActions
+from .ui.theme import apply_theme
 from .ui.training_page import TrainingPage
 from .ui.workspace_actions import WorkspaceActions
 from .workers.dir_syncer import DirSyncer
@@ -43,13 +46,10 @@ class AppParts:
     insight: InsightPage
     camera: CameraPage
     store: ModelStore
+    settings_actions: SettingsActions
 
 
-def style_sheet() -> str:
-    return (resources.files("fanqc_gui") / "resources" / "fanqc.qss").read_text(encoding="utf-8")
-
-
-def ensure_app() -> QApplication:
+def ensure_app(theme: str = "light") -> QApplication:
     # Background threads (folder listing, thumbnail decoding) run Python too. With the default 5 ms GIL
     # switch interval each Python call of the GUI thread (a slot, a delegate's paint) can wait up to 5 ms
     # for the GIL, and a repaint of 60 thumbnails becomes a visible stall; 1 ms keeps the window fluid.
@@ -61,7 +61,7 @@ def ensure_app() -> QApplication:
     app.setOrganizationName("FanQC")
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
-    app.setStyleSheet(style_sheet())
+    apply_theme(app, theme)
     with resources.as_file(resources.files("fanqc_gui") / "resources" / "fanqc.svg") as icon:
         app.setWindowIcon(QIcon(str(icon)))
     return app
@@ -84,7 +84,9 @@ def build_app(settings: AppSettings | None = None, store: ModelStore | None = No
     window.add_page("Insight", insight)
     window.add_page("Camera", camera)
     window.add_edit_actions([dataset.undo_action, dataset.redo_action])
-    workspaces = WorkspaceActions(window, settings if settings is not None else load_settings())
+    settings = settings if settings is not None else load_settings()
+    workspaces = WorkspaceActions(window, settings)
+    settings_actions = SettingsActions(window, settings, store, training, insight, camera)
 
     def open_workspace_in_pages(ws) -> None:
         dataset.set_workspace(ws)  # first: it creates the session's move journal
@@ -103,7 +105,7 @@ def build_app(settings: AppSettings | None = None, store: ModelStore | None = No
         window.closing.connect(page.shutdown)
     for worker in (thumbnails, lister, images, syncer):
         window.closing.connect(worker.shutdown)
-    return AppParts(window, dataset, workspaces, thumbnails, training, insight, camera, store)
+    return AppParts(window, dataset, workspaces, thumbnails, training, insight, camera, store, settings_actions)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,18 +113,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("workspace", nargs="?", metavar="WORKSPACE",
                         help="workspace folder to open (default: the last one; on first run, the demo workspace)")
     parser.add_argument("--version", action="version", version=f"fanqc-gui {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation offscreen (demo workspace, demo model, a few verdicts) "
+                             "without touching your files; exit status 0 when it works")
     args = parser.parse_args(argv)
     multiprocessing.freeze_support()  # training runs in a spawned engine process (also in frozen builds)
+    if args.self_test:
+        from .ui.self_test import main as self_test
+
+        return self_test()
     if not _display_available():
         print("fanqc-gui: error: no display found (DISPLAY / WAYLAND_DISPLAY unset). Run it on a desktop, under "
               "Xvfb, or with QT_QPA_PLATFORM=offscreen; the `fanqc` command works without a display.",
               file=sys.stderr)
         return 2
-    app = ensure_app()
-    parts = build_app()
-    parts.window.show()
-    parts.workspaces.start(args.workspace)
+    app = ensure_app(load_settings().theme)
+    launch(args.workspace)
     return app.exec()
+
+
+def launch(workspace: str | None = None) -> AppParts:
+    """The window on screen with the user's settings and model store; on the very first start the demo
+    model is installed and the demo workspace generated, so every page has something to show."""
+    settings = load_settings()
+    parts = build_app(settings, ModelStore(default_model_store()))
+    parts.window.show()
+    first_model = _install_demo_model_on_first_start(parts, settings)
+    parts.workspaces.start(workspace)
+    if first_model is not None:
+        parts.window.show_status(f"Installed the demo model \"{first_model.name}\" and made it active: the Camera "
+                                 f"and Insight pages use it until you train your own.")
+    return parts
+
+
+def _install_demo_model_on_first_start(parts: AppParts, settings: AppSettings):
+    try:
+        info = install_on_first_start(parts.store, settings)
+        save_settings(settings)
+    except (OSError, ModelStoreError) as exc:
+        parts.window.show_status(f"⚠ Could not install the demo model: {exc}")
+        return None
+    if info is not None:
+        parts.training.models.refresh()
+        parts.insight.refresh_models()
+    return info
 
 
 def _display_available() -> bool:

@@ -1,4 +1,5 @@
-"""The app's own small settings file: last workspace and recent workspaces (versioned JSON, atomic writes).
+"""The app's own small settings file (versioned JSON, atomic writes): last and recent workspaces, the
+workspace to open at start, the model store folder and the theme.
 
 Window geometry lives in QSettings (ui); everything that is domain state lives here, readable by scripts.
 """
@@ -15,12 +16,17 @@ from .paths import user_config_dir
 SETTINGS_FILE = "settings.json"
 SETTINGS_SCHEMA = 1
 MAX_RECENT = 8
+THEMES = ("system", "light", "dark")
 
 
 @dataclass
 class AppSettings:
     last_workspace: str | None = None
     recent_workspaces: list[str] = field(default_factory=list)
+    demo_model_offered: bool = False  # the shipped demo model is installed once, on the first start
+    default_workspace: str | None = None  # opened at start instead of the last one
+    model_store: str | None = None  # None: the user data folder's models/ ($FANQC_MODELS overrides both)
+    theme: str = "system"  # system, light or dark
 
     def remember_workspace(self, root: str | Path) -> None:
         """Make root the last workspace and the first of the recent ones (at most MAX_RECENT)."""
@@ -36,14 +42,21 @@ class AppSettings:
 
     def to_dict(self) -> dict:
         return {"schema": SETTINGS_SCHEMA, "last_workspace": self.last_workspace,
-                "recent_workspaces": list(self.recent_workspaces)}
+                "recent_workspaces": list(self.recent_workspaces), "demo_model_offered": self.demo_model_offered,
+                "default_workspace": self.default_workspace, "model_store": self.model_store, "theme": self.theme}
 
     @classmethod
     def from_dict(cls, data: dict) -> "AppSettings":
-        last = data.get("last_workspace")
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) and value else None
+
         recent = [r for r in data.get("recent_workspaces", []) if isinstance(r, str)]
-        return cls(last_workspace=last if isinstance(last, str) else None,
-                   recent_workspaces=list(dict.fromkeys(recent))[:MAX_RECENT])
+        return cls(last_workspace=text("last_workspace"),
+                   recent_workspaces=list(dict.fromkeys(recent))[:MAX_RECENT],
+                   demo_model_offered=data.get("demo_model_offered") is True,
+                   default_workspace=text("default_workspace"), model_store=text("model_store"),
+                   theme=data.get("theme") if data.get("theme") in THEMES else "system")
 
 
 def settings_path() -> Path:

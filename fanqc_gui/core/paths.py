@@ -18,7 +18,14 @@ def user_config_dir() -> Path:
 
 
 def default_model_store() -> Path:
-    return Path(os.environ.get("FANQC_MODELS") or user_data_dir() / "models")
+    """$FANQC_MODELS, else the folder chosen in the app's settings, else models/ in the user data folder.
+    The app and every `fanqc` command use the same store."""
+    if os.environ.get("FANQC_MODELS"):
+        return Path(os.environ["FANQC_MODELS"])
+    from .app_settings import load_settings  # app_settings imports this module
+
+    chosen = load_settings().model_store
+    return Path(chosen).expanduser() if chosen else user_data_dir() / "models"
 
 
 def demo_workspace_dir() -> Path:

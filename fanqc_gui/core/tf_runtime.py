@@ -20,10 +20,22 @@ class TensorFlowMissing(RuntimeError):
     pass
 
 
+INSTALL_HINT = 'pip install "fanqc-gui[train]"'
+
+
 def tensorflow_available() -> bool:
+    """True when TensorFlow can be imported (checked without importing it). Pages that need it ask here
+    once, so a station installed without the `train` extra shows why a feature is off."""
     import importlib.util
 
     return importlib.util.find_spec("tensorflow") is not None
+
+
+def missing_reason(feature: str) -> str | None:
+    """None with TensorFlow installed, else one line saying that `feature` needs it and how to add it."""
+    if tensorflow_available():
+        return None
+    return f"{feature}: not available, this installation has no TensorFlow ({INSTALL_HINT} adds it)."
 
 
 @contextlib.contextmanager
@@ -62,8 +74,7 @@ def import_tf():
             import tensorflow as tf
             import keras  # noqa: F401 - imported here so its start-up output is filtered too
     except ImportError as exc:
-        raise TensorFlowMissing(
-            "TensorFlow is not installed; install the training extra: pip install \"fanqc-gui[train]\"") from exc
+        raise TensorFlowMissing(f"TensorFlow is not installed; install the training extra: {INSTALL_HINT}") from exc
     tf.get_logger().setLevel("ERROR")
     _tf = tf
     return tf

@@ -6,7 +6,7 @@ follows the image-size option at once.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QRect, Qt
-from PySide6.QtGui import QBrush, QColor, QFontMetrics
+from PySide6.QtGui import QBrush, QFontMetrics, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
@@ -64,7 +64,7 @@ class ArchitectureTable(QWidget):
         self.table.clearSpans()
         self.table.setRowCount(2 * len(rows))
         self._rows = []
-        explanation_colour = QBrush(QColor("#555"))
+        explanation_colour = QBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
         for i, row in enumerate(rows):
             kind = KIND_NAMES.get(row.kind, row.kind)
             if row.name == "p_ng":

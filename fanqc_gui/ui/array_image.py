@@ -43,6 +43,10 @@ class ScaledImage(QWidget):
     def image(self) -> QImage | None:
         return self._image
 
+    def placeholder(self) -> str:
+        """The text shown instead of an image."""
+        return self._placeholder
+
     def minimumSizeHint(self) -> QSize:
         return QSize(self._min_side, self._min_side)
 

@@ -253,6 +253,16 @@ class CameraPage(QWidget):
         if dialog.exec():
             self.set_capture_rules(dialog.rules())
 
+    def apply_station_settings(self, settings: StationSettings) -> None:
+        """Settings edited elsewhere (the Settings dialog): saved, shown, and used by a running station
+        (a new source applies at the next Start)."""
+        self._save_settings(source=settings.source, source_kind=settings.source_kind)
+        if settings.source:
+            self.source_bar.set_source(settings.source_kind or "camera", settings.source)
+        self.set_capture_rules(settings.capture)
+        if settings.roi != self.settings.roi:
+            self.set_roi(settings.roi)
+
     def set_capture_rules(self, rules: CaptureRules) -> None:
         self._save_settings(capture=rules)
         if self.worker:

@@ -20,7 +20,7 @@ class DatasetSummary(QWidget):
         super().__init__(parent)
         self.counts_label = QLabel(wordWrap=True)
         self.mapping_label = QLabel(wordWrap=True)
-        self.mapping_label.setStyleSheet("color: #444;")
+        self.mapping_label.setObjectName("hint")
         self.warning_label = QLabel(wordWrap=True)
         self.warning_label.setStyleSheet(WARN)
         self.problems_label = QLabel(wordWrap=True)

@@ -29,7 +29,7 @@ class GradcamView(QWidget):
         self.opacity.setToolTip("0 % shows the photo only, 100 % the heatmap only")
         self.opacity_label = QLabel()
         self.p_ng_label = QLabel("–", objectName="bigNumber")
-        self.p_ng_label.setStyleSheet("font-size: 20pt; font-weight: 700; color: #111827;")
+        self.p_ng_label.setStyleSheet("font-size: 20pt; font-weight: 700;")
         self.verdict_label = QLabel("")
         self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.folder_label = QLabel("", wordWrap=True)
@@ -79,6 +79,11 @@ class GradcamView(QWidget):
         self.image.set_image(None, message)
         self._set_facts(None, None, "", "")
         self.legend.setText("")
+
+    def show_verdict_only(self, message: str, p_ng: float | None, verdict: str | None, folder: str) -> None:
+        """The engine's P(NG) and verdict without a heatmap (e.g. no TensorFlow); message says why."""
+        self.clear(message)
+        self._set_facts(p_ng, verdict, folder, "")
 
     def show_loading(self, path: str) -> None:
         self.file_label.setText(Path(path).name)

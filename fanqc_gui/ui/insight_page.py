@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from ..core import tf_runtime
 from ..core.file_moves import MoveJournal
 from ..core.model_store import ModelInfo, ModelStore, ModelStoreError, now_iso
 from ..core.workspace import Workspace
@@ -61,6 +62,8 @@ class InsightPage(QWidget):
         self._filters_for: str | None = None  # the model whose filters were asked for (TF loads then)
         self._live_updates = 0
         self._shut_down = False
+        # Filters, feature maps and Grad-CAM read the Keras model; predictions and the threshold run on LiteRT.
+        self._keras_missing = tf_runtime.missing_reason("Filters, feature maps and Grad-CAM")
         self.insight = InsightWorker(store, self)
         self.models = ModelChooser(store)
         self.reload_button = QPushButton("↻", toolTip="Re-read the model store")
@@ -264,6 +267,9 @@ class InsightPage(QWidget):
         info = self.models.current_info()
         if info is not None and self.isVisible() and self._filters_for != info.id and not self._shut_down:
             self._filters_for = info.id
+            if self._keras_missing:
+                self.filters.clear(self._keras_missing)
+                return
             if not self._live_updates:
                 self.filters.clear(f"Loading the filters of {info.name}…")
             self.insight.show_model(info)
@@ -290,6 +296,11 @@ class InsightPage(QWidget):
             return
         if row.p_ng is None:
             self.gradcam.show_error(row.error or "unreadable file")
+            return
+        if self._keras_missing:
+            self.gradcam.show_verdict_only(self._keras_missing, row.p_ng, row.verdict(self.threshold.threshold),
+                                           row.folder)
+            self.feature_maps.clear(self._keras_missing)
             return
         self.gradcam.show_loading(row.path)
         self.insight.inspect(info, row.path, towards=row.verdict(self.threshold.threshold))

@@ -11,14 +11,14 @@ from ..core.evaluation import Metrics
 from ..core.model_comparison import Comparison
 
 GOOD_BG, BAD_BG, ZERO_BG = "#d8f0dc", "#f8d7d4", "#f2f2f2"
-VERDICT_COLOURS = {"better": "#1d7a32", "worse": "#b3261e", "mixed": "#8a5a00", "same": "#333", "no_active": "#333"}
+VERDICT_COLOURS = {"better": "#2e8b45", "worse": "#c0392b", "mixed": "#b07800"}  # others: the theme's text
 
 
 def _cell(text: str, bg: str | None = None, bold: bool = False) -> QLabel:
     label = QLabel(text, alignment=Qt.AlignmentFlag.AlignCenter)
     style = "padding: 2px 6px;"
     if bg:
-        style += f"background: {bg}; border: 1px solid #ccc;"
+        style += f"background: {bg}; border: 1px solid #ccc; color: #1f2329;"
     if bold:
         style += "font-weight: bold;"
     label.setStyleSheet(style)
@@ -69,7 +69,7 @@ class ModelComparisonView(QFrame):
         self.figures_layout = QHBoxLayout(self.figures)
         self.figures_layout.setContentsMargins(0, 0, 0, 0)
         self.note = QLabel(wordWrap=True)
-        self.note.setStyleSheet("color: #555;")
+        self.note.setObjectName("hint")
         self.activate_button = QPushButton("Activate new model")
         self.activate_button.setStyleSheet("font-weight: bold; padding: 6px 14px;")
         self.activate_button.clicked.connect(self._on_activate_clicked)
@@ -109,9 +109,10 @@ class ModelComparisonView(QFrame):
         self.comparison = comparison
         self.model_id = comparison.new.model_id
         self.title.setText(f"New model: {comparison.new.name}")
-        colour = VERDICT_COLOURS[comparison.verdict]
-        self.summary.setText(f"<b style='color:{colour}'>{html.escape(comparison.headline())}</b><br>"
-                             f"<span style='color:#555'>{html.escape(comparison.details())}</span>")
+        colour = VERDICT_COLOURS.get(comparison.verdict)
+        style = f" style='color:{colour}'" if colour else ""
+        self.summary.setText(f"<b{style}>{html.escape(comparison.headline())}</b><br>"
+                             f"<span style='color:#8b93a0'>{html.escape(comparison.details())}</span>")
         self._set_figures(comparison)
         self._update_button()
 

@@ -261,7 +261,7 @@ class ModelList(QWidget):
         self.import_button.setToolTip(reason or IMPORT_TIP)
 
     def _say(self, text: str) -> None:
-        self.message.setStyleSheet("color: #333;")
+        self.message.setStyleSheet("")
         self.message.setText(text)
         self.status_message.emit(text)
 

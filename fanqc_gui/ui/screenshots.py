@@ -46,7 +46,28 @@ def render(out_dir: Path, size: tuple[int, int] = (1440, 900)) -> list[Path]:
             target = out_dir / f"{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}.png"
             save_grab(parts.window, target)
             written.append(target)
+        written += render_dialogs_and_dark_theme(app, parts, out_dir)
         parts.window.close()
+    return written
+
+
+def render_dialogs_and_dark_theme(app, parts, out_dir: Path) -> list[Path]:
+    """Edit > Settings…, Help > About, and the dataset page in the dark theme."""
+    from .about_dialog import AboutDialog
+    from .theme import apply_theme
+
+    written = []
+    for name, dialog in (("settings", parts.settings_actions.settings_dialog()), ("about", AboutDialog(parts.window))):
+        dialog.show()
+        _wait(app, lambda: False, 0.2)
+        save_grab(dialog, out_dir / f"{name}.png")
+        written.append(out_dir / f"{name}.png")
+        dialog.close()
+    apply_theme(app, "dark")
+    _wait(app, lambda: False, 0.3)
+    save_grab(parts.window, out_dir / "dataset_dark.png")
+    written.append(out_dir / "dataset_dark.png")
+    apply_theme(app, "light")
     return written
 
 

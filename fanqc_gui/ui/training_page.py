@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
+from ..core import tf_runtime
 from ..core.engine_process import EngineProcess
 from ..core.model_store import ModelInfo, ModelStore
 from ..core.workspace import Workspace
@@ -44,6 +45,8 @@ class TrainingPage(QWidget):
         self._epochs_done = 0
         self._shut_down = False  # after shutdown(), late reports of the run are ignored
         self._scanner = DatasetScanner(self)
+        # Without TensorFlow (a lean station install) the page still lists and activates models.
+        self._tf_missing = tf_runtime.missing_reason("Training")
         self._owns_engine = engine is None
         self._engine = engine or EngineProcess()
         self._jobs = ModelJobs(self._engine, store, self)
@@ -93,7 +96,7 @@ class TrainingPage(QWidget):
         super().showEvent(event)
         if not self._shut_down and not self.is_training():
             self.refresh_dataset()
-            if self._workspace is not None:
+            if self._workspace is not None and self._tf_missing is None:
                 self._engine.start()
 
     @Slot()
@@ -250,6 +253,8 @@ class TrainingPage(QWidget):
 
     # ---- state ---------------------------------------------------------------------------------------------
     def _start_blocker(self) -> str | None:
+        if self._tf_missing:
+            return self._tf_missing
         if self.is_training():
             return "Training is running."
         if self._jobs.is_busy():
@@ -272,7 +277,8 @@ class TrainingPage(QWidget):
         self.stop_button.setEnabled(training and not self._worker.stop_requested())
         self.options_form.setEnabled(not training)
         self.dataset.rescan_button.setEnabled(not training)
-        self.models.set_tf_jobs_blocked("Not available while a training run is in progress." if training else None)
+        self.models.set_tf_jobs_blocked("Not available while a training run is in progress." if training else
+                                        tf_runtime.missing_reason("Importing and exporting models"))
         if training:
             self.start_reason.setText("Training… the station keeps using the active model. Other pages stay usable.")
         elif blocker:

@@ -40,9 +40,13 @@ class WorkspaceActions(QObject):
         self._rebuild_recent_menu()
 
     def start(self, argument: str | None = None) -> None:
-        """At launch: the workspace given, else the last one, else the demo workspace (created if needed)."""
+        """At launch: the workspace given, else the default one from the settings, else the last one, else the
+        demo workspace (created if needed)."""
         if argument:
             self.open_path(argument)
+            return
+        default = self.settings.default_workspace
+        if default and Path(default).is_dir() and self.open_path(default):
             return
         last = self.settings.last_workspace
         if last and Path(last).is_dir():

@@ -180,9 +180,9 @@ def test_capture_rules_are_edited_and_kept_for_the_station(qtbot, make_page):
     page = make_page(station_name="line-5")
     dialog = CaptureRulesDialog(page.settings.capture, page)
     qtbot.addWidget(dialog)
-    dialog.go_percent.setValue(10.0)
-    dialog.per_minute.setValue(30)
-    dialog.image_format.setCurrentIndex(dialog.image_format.findData("png"))
+    dialog.form.go_percent.setValue(10.0)
+    dialog.form.per_minute.setValue(30)
+    dialog.form.image_format.setCurrentIndex(dialog.form.image_format.findData("png"))
     page.set_capture_rules(dialog.rules())
     expected = CaptureRules(save_ng=True, go_fraction=0.1, max_per_minute=30, min_free_mb=500, image_format="png")
     assert load_station_settings("line-5").capture == expected

@@ -18,7 +18,9 @@ def _menu_texts(menu):
 def test_menus_pages_and_status_bar(app_parts, demo_workspace):
     w = app_parts.window
     assert _menu_texts(w.file_menu) == ["&Open workspace…", "&New workspace…", "&Recent workspaces", "&Quit"]
-    assert [a.shortcut().toString() for a in w.edit_menu.actions()] == ["Ctrl+Z", "Ctrl+Shift+Z"]
+    assert [a.shortcut().toString() for a in w.edit_menu.actions() if not a.isSeparator()] == [
+        "Ctrl+Z", "Ctrl+Shift+Z", "Ctrl+,"]
+    assert [a.text() for a in w.menuBar().actions()] == ["&File", "&Edit", "&Help"]
     pages = w.pages()
     assert [title for title, _ in pages] == ["Dataset", "Training", "Insight", "Camera"]
     # only real pages, no placeholders for what later issues add
