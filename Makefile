@@ -3,7 +3,7 @@ PY ?= .venv/bin/python
 SHARED ?= ../shared
 CASTING ?= $(SHARED)/datasets/casting
 
-.PHONY: run venv test test-fast lint screenshots bench-train bench-infer bench-thumbnails clean
+.PHONY: run venv test test-fast lint screenshots bench-train bench-infer bench-thumbnails package clean
 
 venv:
 	bash .ci/setup-venv
@@ -28,6 +28,16 @@ bench-infer:
 
 bench-thumbnails:
 	QT_QPA_PLATFORM=offscreen $(PY) bench/thumbnails.py
+
+# `make package`: dist/FanQC/ (fanqc-gui + fanqc, one folder, PyInstaller), then a smoke test of the built
+# folder. PACKAGE_VENV=<venv without TensorFlow> PACKAGE_DIST=dist/station: the station build (packaging/README.md).
+PACKAGE_VENV ?= .venv
+PACKAGE_DIST ?= dist
+package:
+	$(PACKAGE_VENV)/bin/python -m pip install --quiet "pyinstaller>=6.11"
+	TF_CPP_MIN_LOG_LEVEL=3 $(PACKAGE_VENV)/bin/python -m PyInstaller --noconfirm --log-level WARN \
+		--distpath $(PACKAGE_DIST) --workpath build/pyinstaller-$(notdir $(PACKAGE_VENV)) packaging/fanqc.spec
+	sh packaging/smoke-test.sh $(PACKAGE_DIST)/FanQC
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

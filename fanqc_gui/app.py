@@ -60,6 +60,7 @@ def ensure_app(theme: str = "light") -> QApplication:
     app.setApplicationName("FanQC")
     app.setOrganizationName("FanQC")
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName("fanqc")  # Wayland matches the window to fanqc.desktop (packaging/) for its icon
     app.setStyle("Fusion")
     apply_theme(app, theme)
     with resources.as_file(resources.files("fanqc_gui") / "resources" / "fanqc.svg") as icon:
@@ -109,6 +110,9 @@ def build_app(settings: AppSettings | None = None, store: ModelStore | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First: in a frozen build the training engine's child starts as this executable with arguments of
+    # multiprocessing's own, which argparse would refuse.
+    multiprocessing.freeze_support()
     parser = argparse.ArgumentParser(prog="fanqc-gui", description="FanQC: sort, train and inspect GO/NG images.")
     parser.add_argument("workspace", nargs="?", metavar="WORKSPACE",
                         help="workspace folder to open (default: the last one; on first run, the demo workspace)")
@@ -117,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="check this installation offscreen (demo workspace, demo model, a few verdicts) "
                              "without touching your files; exit status 0 when it works")
     args = parser.parse_args(argv)
-    multiprocessing.freeze_support()  # training runs in a spawned engine process (also in frozen builds)
     if args.self_test:
         from .ui.self_test import main as self_test
 

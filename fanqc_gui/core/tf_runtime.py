@@ -23,6 +23,12 @@ class TensorFlowMissing(RuntimeError):
 INSTALL_HINT = 'pip install "fanqc-gui[train]"'
 
 
+def install_advice() -> str:
+    """How to get TensorFlow here. A frozen build (PyInstaller) has no pip: its station variant points to the
+    full build instead."""
+    return "the full FanQC build has it" if getattr(sys, "frozen", False) else f"{INSTALL_HINT} adds it"
+
+
 def tensorflow_available() -> bool:
     """True when TensorFlow can be imported (checked without importing it). Pages that need it ask here
     once, so a station installed without the `train` extra shows why a feature is off."""
@@ -35,24 +41,36 @@ def missing_reason(feature: str) -> str | None:
     """None with TensorFlow installed, else one line saying that `feature` needs it and how to add it."""
     if tensorflow_available():
         return None
-    return f"{feature}: not available, this installation has no TensorFlow ({INSTALL_HINT} adds it)."
+    return f"{feature}: not available, this installation has no TensorFlow ({install_advice()})."
+
+
+def _flush_standard_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None in a windowed Windows build
+            stream.flush()
 
 
 @contextlib.contextmanager
 def quiet_native_output():
-    """Capture what C++ and Python print to stdout/stderr; replay only lines that are not known noise."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with tempfile.TemporaryFile(mode="w+b") as sink:
+    """Capture what C++ and Python print to stdout/stderr; replay only lines that are not known noise.
+    Without standard streams (a windowed build, `>&-`) there is nothing to keep clean: it just runs."""
+    _flush_standard_streams()
+    try:
         saved = [os.dup(1), os.dup(2)]
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as sink:
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
         try:
-            with contextlib.redirect_stdout(sys.stderr):
+            if sys.stderr is not None:
+                with contextlib.redirect_stdout(sys.stderr):
+                    yield
+            else:
                 yield
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            _flush_standard_streams()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             for fd in saved:
@@ -60,7 +78,7 @@ def quiet_native_output():
             sink.seek(0)
             text = sink.read().decode("utf-8", "replace")
             kept = [line for line in text.splitlines() if line.strip() and not any(n in line for n in _NOISE)]
-            if kept:
+            if kept and sys.stderr is not None:
                 print("\n".join(kept), file=sys.stderr)
 
 
@@ -74,7 +92,9 @@ def import_tf():
             import tensorflow as tf
             import keras  # noqa: F401 - imported here so its start-up output is filtered too
     except ImportError as exc:
-        raise TensorFlowMissing(f"TensorFlow is not installed; install the training extra: {INSTALL_HINT}") from exc
+        advice = ("this is the station build; train with the full FanQC build" if getattr(sys, "frozen", False)
+                  else f"install the training extra: {INSTALL_HINT}")
+        raise TensorFlowMissing(f"TensorFlow is not installed; {advice}") from exc
     tf.get_logger().setLevel("ERROR")
     _tf = tf
     return tf

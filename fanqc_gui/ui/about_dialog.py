@@ -10,13 +10,13 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..core.paths import default_model_store, user_config_dir, user_data_dir
-from ..core.tf_runtime import INSTALL_HINT
+from ..core.tf_runtime import install_advice
 from ..core.versions import component_versions
 
 
 def about_facts() -> list[tuple[str, str]]:
     v = component_versions()
-    tf = v["TensorFlow"] or f"not installed: training, Grad-CAM and feature maps are off ({INSTALL_HINT})"
+    tf = v["TensorFlow"] or f"not installed: training, Grad-CAM and feature maps are off ({install_advice()})"
     return [
         ("FanQC", v["FanQC"]), ("Qt", f"{qVersion()} (PySide6 {PySide6.__version__})"),
         ("TensorFlow", tf), ("Keras", v["Keras"] or "-"), ("OpenCV", v["OpenCV"] or "-"),
