@@ -66,3 +66,12 @@ def test_first_start_installs_the_demo_model_and_the_demo_workspace(qtbot, monke
     qtbot.addWidget(again.window)
     assert store.list() == []
     again.window.close()
+
+
+def test_self_test_passes_without_standard_streams():
+    """A windowed build (Windows) has no stdout/stderr: loading the model must not need them."""
+    out = subprocess.run([sys.executable, "-m", "fanqc_gui.app", "--self-test"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, close_fds=True,
+                         preexec_fn=lambda: (os.close(1), os.close(2)))
+    assert out.returncode == 0
