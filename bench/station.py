@@ -2,8 +2,8 @@
 
 usage: python bench/station.py [--frames 2000] [--cores 2] [--threads 1] [--model MODEL_DIR] [--long N]
 
-Writes a demo conveyor video (MJPG, 640x480), uses --model or an untrained reference CNN at 80x80 (speed
-does not depend on the weights), and runs exactly what `fanqc inspect` runs: a capture thread decoding the
+Writes a demo conveyor video (MJPG, 640x480), uses --model or trains the reference CNN at 80x80 on demo parts,
+and runs exactly what `fanqc inspect` runs: a capture thread decoding the
 video, the ROI crop, `imaging.preprocess`, LiteRT, the verdict, capture rules and the SQLite log. The
 process is pinned to --cores CPUs. The same pipeline then runs with `model.predict` for comparison.
 --long N also runs N frames (the video looped) and reports the resident memory growth after warm-up.
@@ -51,20 +51,19 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def make_model(store: ModelStore, model_dir: str | None):
+def make_model(store: ModelStore, model_dir: str | None, tmp: Path):
+    """--model, else the reference CNN at 80x80 trained for a few epochs on demo parts (about half a minute):
+    a real model, so the station's choice between the fast int8 model and the float one is made on a real
+    proof (station_model.py), as it is for every trained model."""
     if model_dir:
-        src = ModelStore(Path(model_dir).parent).get(model_dir)
-        return src
-    from fanqc_gui.core.architecture import build_reference_cnn
-    from fanqc_gui.core.export import keras_to_tflite
-    from fanqc_gui.core.imaging import PreprocessSpec
-    from fanqc_gui.core.workspace import ClassMapping
+        return ModelStore(Path(model_dir).parent).get(model_dir)
+    from fanqc_gui.core.demo_data import generate_demo_workspace
+    from fanqc_gui.core.training import TrainOptions, train
 
-    model = build_reference_cnn(80)
-    metadata = {"name": "bench reference CNN 80x80 (untrained)", "source": "bench", "architecture": "reference_cnn",
-                "preprocessing": PreprocessSpec(80, 80).to_dict(), "class_mapping": ClassMapping().to_dict(),
-                "input_size": [80, 80, 3], "threshold": 0.5}
-    return store.save(model, metadata, keras_to_tflite(model), model_id="bench-reference-80")
+    generate_demo_workspace(tmp / "train-ws", per_class=200, inbox=0, seed=11)
+    result = train(open_workspace(tmp / "train-ws"), store, TrainOptions(epochs=6), name="bench demo model 80x80",
+                   use_disk_cache=False)
+    return result.model
 
 
 class PredictPredictor(Predictor):
@@ -103,7 +102,7 @@ def main() -> None:
         (tmp / "ws").mkdir()
         ws = open_workspace(tmp / "ws")
         store = ModelStore(tmp / "models")
-        info = make_model(store, args.model)
+        info = make_model(store, args.model, tmp)
         video = tmp / "conveyor.avi"
         write_demo_video(video, parts=60, frames_per_part=6, frame_size=(640, 480))  # 360 frames
         settings = StationSettings(roi=PART_ROI)
@@ -119,6 +118,15 @@ def main() -> None:
         backend = station.predictor.backend_name
         saved = station.captures.stats.saved
         station.close()
+
+        # The same pipeline with the float model.tflite (what `fanqc inspect --backend litert` runs).
+        float_station = Station(ws, store, settings, model_ref=str(info.folder), source="bench-float",
+                                num_threads=args.threads, backend="litert")
+        run(float_station, video, 100)
+        float_station.reset_counters()
+        float_fps, _ = run(float_station, video, args.frames)
+        float_p50 = float_station.latency.percentile(50)
+        float_station.close()
 
         long_report = {}
         if args.long:
@@ -149,6 +157,7 @@ def main() -> None:
     print(f"station pipeline on a 640x480 MJPG video, ROI {PART_ROI}, model 80x80, cores {cpus or 'all'}")
     print(f"{'':<34}{'frames/s':>10}{'model p50 ms':>14}{'p99 ms':>9}")
     print(f"{'LiteRT (' + backend + f', {args.threads} thread)':<34}{fps:>10.0f}{p50:>14.3f}{p99:>9.3f}")
+    print(f"{'LiteRT (float model.tflite)':<34}{float_fps:>10.0f}{float_p50:>14.3f}{'':>9}")
     print(f"{'model.predict':<34}{predict_fps:>10.1f}{predict_p50:>14.3f}{'':>9}")
     print(f"preprocess (crop -> 80x80 float RGB) p50 {pre_p50:.3f} ms; model latency = the LiteRT call alone")
     print(f"{n} frames judged, {logged} logged, {saved} NG crops saved (rate-limited); "
@@ -158,7 +167,9 @@ def main() -> None:
     print(json.dumps({"frames": n, "fps": round(fps, 1), "latency_p50_ms": round(p50, 3),
                       "latency_p99_ms": round(p99, 3), "predict_fps": round(predict_fps, 1),
                       "preprocess_p50_ms": round(pre_p50, 3),
-                      "predict_latency_p50_ms": round(predict_p50, 3), "cores": len(cpus) or os.cpu_count(),
+                      "predict_latency_p50_ms": round(predict_p50, 3), "backend": backend,
+                      "float_fps": round(float_fps, 1), "float_latency_p50_ms": round(float_p50, 3),
+                      "cores": len(cpus) or os.cpu_count(),
                       "litert_threads": args.threads, **long_report}))
 
 

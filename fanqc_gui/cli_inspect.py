@@ -22,7 +22,9 @@ def add_inspect_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--realtime", action="store_true", help="play a video file or folder at its own speed "
                                                            "(frames drop like a live camera's)")
     p.add_argument("--loop", action="store_true", help="play a video file or folder again when it ends")
-    p.add_argument("--backend", choices=("auto", "litert", "keras"), default="auto")
+    p.add_argument("--backend", choices=("auto", "litert", "keras"), default="auto",
+                   help="auto: the model's verified int8 station model when it may judge at the threshold, "
+                        "else model.tflite; litert: always the float model.tflite")
     p.add_argument("--threads", type=int, metavar="N", help="inference threads (default 1: the capture "
                                                             "thread uses another core)")
     p.add_argument("--no-captures", action="store_true", help="log verdicts but save no images")

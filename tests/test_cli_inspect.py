@@ -39,7 +39,7 @@ def test_inspect_a_video_prints_the_summary_and_logs_every_verdict(capsys, env, 
     assert {"frames", "go", "ng", "fps", "latency_p50_ms", "latency_p99_ms"} <= set(doc)
     assert doc["frames"] == 48 and doc["go"] + doc["ng"] == 48 and doc["fps"] > 0
     assert 0 < doc["latency_p50_ms"] <= doc["latency_p99_ms"]
-    assert doc["model"] == store.active_id() and doc["backend"] == "litert" and doc["stopped_by"] == "end of source"
+    assert doc["model"] == store.active_id() and doc["backend"] == "litert-int8" and doc["stopped_by"] == "end of source"
     assert doc["roi"] == list(PART_ROI) and doc["dropped_frames"] == 0 and doc["live"] is False
     assert [e["state"] for e in doc["source_events"]] == ["connecting", "running", "ended"]
     log = InspectionLog.for_workspace(ws)

@@ -19,11 +19,12 @@ from pathlib import Path
 from .app_settings import AppSettings
 from .atomic_io import fsync_dir, write_json_atomic
 from .model_store import KERAS_FILE, METADATA_FILE, TFLITE_FILE, ModelInfo, ModelStore, ModelStoreError
+from .station_model import FAST_TFLITE_FILE
 
 DEMO_MODEL_ID = "demo-model"
 DEMO_IMAGE_SIZE = 48
 DEMO_TRAINING_SEED = 1  # the demo workspace users see is generated with seed 0
-_FILES = (KERAS_FILE, TFLITE_FILE, METADATA_FILE)
+_FILES = (KERAS_FILE, TFLITE_FILE, FAST_TFLITE_FILE, METADATA_FILE)
 
 
 def shipped_demo_model() -> Path:
@@ -93,6 +94,7 @@ def build_demo_model(out_dir: Path, epochs: int = 15) -> dict:
         model = keras.saving.load_model(info.keras_path, safe_mode=True, compile=False)
         model.save(out_dir / KERAS_FILE)
         shutil.copyfile(info.tflite_path, out_dir / TFLITE_FILE)
+        shutil.copyfile(info.folder / FAST_TFLITE_FILE, out_dir / FAST_TFLITE_FILE)
         metadata = {**info.metadata, "id": DEMO_MODEL_ID, "source": "demo",
                     # The training images were generated in a temp folder that no longer exists; the demo
                     # workspace's files have the same names but are other parts, so none are listed.

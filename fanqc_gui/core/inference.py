@@ -17,6 +17,7 @@ import numpy as np
 from .dataset import list_images
 from .imaging import ImageError, decode_image, preprocess
 from .model_store import ModelInfo, ModelStore, ModelStoreError
+from .station_model import FAST_TFLITE_FILE, fast_model_usable
 
 
 def default_threads() -> int:
@@ -96,6 +97,13 @@ class Predictor:
         self.spec = info.preprocess_spec
         self.threshold = info.threshold
         self._invert = bool(info.metadata.get("invert_output", False))
+        if backend == "station":  # the verified fast model when it may judge at this threshold, else auto
+            fast = info.folder / FAST_TFLITE_FILE
+            if fast.is_file() and _litert_available() and fast_model_usable(info.metadata, info.threshold):
+                self._backend = LiteRTBackend(fast, num_threads)
+                self._backend.name = "litert-int8"
+                return
+            backend = "auto"
         if backend == "auto":
             backend = "litert" if info.tflite_path.is_file() and _litert_available() else "keras"
         if backend == "litert":

@@ -146,9 +146,10 @@ class ModelStore:
             candidate = f"{base}-{n}"
         return candidate
 
-    def save(self, keras_model, metadata: dict, tflite_bytes: bytes | None, model_id: str | None = None
-             ) -> ModelInfo:
-        """Write a new model folder atomically: temp folder, fsync, rename."""
+    def save(self, keras_model, metadata: dict, tflite_bytes: bytes | None, model_id: str | None = None,
+             extra_files: dict[str, bytes] | None = None) -> ModelInfo:
+        """Write a new model folder atomically: temp folder, fsync, rename. extra_files: more files of the
+        model (e.g. the station's fast model), written into the same folder before the rename."""
         self.root.mkdir(parents=True, exist_ok=True)
         model_id = model_id or self.new_id()
         metadata = {**metadata, "schema": METADATA_SCHEMA, "id": model_id}
@@ -161,6 +162,8 @@ class ModelStore:
             keras_model.save(tmp / KERAS_FILE)
             if tflite_bytes is not None:
                 write_bytes_atomic(tmp / TFLITE_FILE, tflite_bytes)
+            for name, data in (extra_files or {}).items():
+                write_bytes_atomic(tmp / name, data)
             write_json_atomic(tmp / METADATA_FILE, metadata)
             _fsync_file(tmp / KERAS_FILE)
             os.rename(tmp, self.root / model_id)

@@ -126,6 +126,9 @@ class Station:
         self.settings = settings or StationSettings()
         self.source = source
         self.run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        # "auto" at the station: the verified int8 model when it may judge at the threshold (station_model.py)
+        backend = "station" if backend == "auto" else backend
+        self._reload_on_threshold = backend == "station"
         self._factory = predictor_factory or (
             lambda info: Predictor(info, backend=backend, num_threads=num_threads, store=store))
         try:
@@ -169,7 +172,8 @@ class Station:
         change = self._watcher.poll(force)
         if change is None:
             return None
-        if change.reload:
+        # A new threshold may allow or forbid the fast model: build the predictor again (milliseconds).
+        if change.reload or self._reload_on_threshold:
             try:
                 self.predictor = self._factory(change.info)
                 self.model_error = ""

@@ -22,6 +22,7 @@ from .evaluation import DEFAULT_TARGET_NG_RECALL, compute_metrics, default_thres
 from .export import keras_to_tflite
 from .imaging import PreprocessSpec, to_model_input
 from .model_store import ModelInfo, ModelStore, now_iso
+from .station_model import FAST_TFLITE_FILE, build_fast_variant
 from .tf_runtime import import_keras, import_tf
 from .workspace import Workspace
 
@@ -295,7 +296,7 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     validation = compute_metrics(data.y_val, val_scores, threshold).to_dict()
     listener.on_stage("Saving model")
     metadata = build_metadata(ws, data, options, history, best["epoch"], validation, threshold, stopped, name)
-    info = save_trained(store, model, metadata)
+    info = save_trained(store, model, metadata, data.x_val, val_scores)
     return TrainResult(info, history, len(history), best["epoch"], time.perf_counter() - t0, stopped, validation,
                        data.problems)
 
@@ -352,14 +353,25 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def save_trained(store: ModelStore, model, metadata: dict) -> ModelInfo:
+def save_trained(store: ModelStore, model, metadata: dict, x_val: np.ndarray | None = None,
+                 val_scores: np.ndarray | None = None) -> ModelInfo:
+    """Save with its float TFLite model and, proven on the validation images, the station's fast model."""
+    extra: dict[str, bytes] = {}
     try:
         tflite = keras_to_tflite(model)
     except Exception as exc:  # the Keras model is still worth keeping; `fanqc export` can retry
         tflite = None
         metadata = {**metadata, "tflite_error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+    if tflite is not None and x_val is not None and val_scores is not None and len(x_val):
+        try:
+            fast, report = build_fast_variant(model, x_val, val_scores, metadata["threshold"])
+            extra[FAST_TFLITE_FILE] = fast
+            metadata = {**metadata, "fast_tflite": report}
+        except Exception as exc:  # the station then judges with model.tflite, as fast as it is
+            metadata = {**metadata, "fast_tflite": {"usable": False, "error": str(exc).splitlines()[0]
+                                                    if str(exc) else type(exc).__name__}}
     try:
-        return store.save(model, metadata, tflite)
+        return store.save(model, metadata, tflite, extra_files=extra)
     except OSError as exc:
         raise TrainingError(f"cannot save the model in {store.root}: {exc.strerror or exc} "
                             f"(nothing was changed in the store)") from None

@@ -55,8 +55,10 @@ def store(tmp_path, trained):
 @pytest.mark.slow
 def test_saved_model_folder_holds_everything_needed_to_reproduce_it(trained):
     ws, folder = trained
-    assert {p.name for p in folder.iterdir()} == {"model.keras", "model.tflite", "metadata.json"}
+    assert {p.name for p in folder.iterdir()} == {"model.keras", "model.tflite", "model.fast.tflite", "metadata.json"}
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    fast = meta["fast_tflite"]  # the station's int8 model, with its proof on every validation image
+    assert fast["validation_images"] == meta["validation"]["images"] and fast["max_abs_diff"] < 0.02
     assert meta["schema"] == model_store.METADATA_SCHEMA and meta["id"] == folder.name
     assert meta["name"] == "line 3" and meta["source"] == "trained"
     assert meta["class_mapping"]["folders"] == {"GO": "100", "NG": "60"}

@@ -50,7 +50,9 @@ def test_verdicts_match_the_engine_on_the_same_crops(env, tmp_path_factory):
         verdicts.append(station.process(item))
     grabber.stop()
     station.close()
-    engine = Predictor(store.active(), backend="litert", num_threads=1)
+    # The station judges with the model's verified int8 variant; the engine's "station" backend is the same.
+    assert station.model_summary().backend == "litert-int8"
+    engine = Predictor(store.active(), backend="station", num_threads=1)
     expected = [engine.predict_frame(roi.crop(f)) for f in frames]
     assert len(verdicts) == len(frames) == 48
     assert [v.p_ng for v in verdicts] == pytest.approx(expected, abs=1e-6)

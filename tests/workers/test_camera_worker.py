@@ -70,7 +70,7 @@ def test_a_recording_is_judged_and_logged_with_matching_counters(qtbot, env, tmp
         pass
     assert session.stop()
     assert rec.states[0].state == "connecting" and rec.states[-1].state == "ended"
-    assert rec.models[0].id == store.active_id() and rec.models[0].backend == "litert"
+    assert rec.models[0].id == store.active_id() and rec.models[0].backend == "litert-int8"
     assert rec.verdicts and isinstance(rec.frames[0], np.ndarray) and rec.frames[0].shape == (480, 640, 3)
     final = rec.stats[-1].counters
     log = InspectionLog.for_workspace(ws.root)
