@@ -48,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", metavar="DATA_DIR")
     _add_common(p)
     _add_mapping(p)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
+    # None = TrainOptions' default (the tuned recipe), so the CLI, the GUI and the API train alike.
+    p.add_argument("--epochs", type=int, help="passes over the training images (default 4)")
+    p.add_argument("--batch-size", type=int, help="default 32")
+    p.add_argument("--learning-rate", type=float, help="peak of the one-cycle learning-rate schedule (default 3e-3)")
     p.add_argument("--image-size", type=int, default=80)
     p.add_argument("--val-split", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)

@@ -79,11 +79,12 @@ def cmd_train(args) -> dict:
     from .core.training import TrainingListener, TrainOptions, train
 
     ws = open_workspace(args.data_dir, args.go_folder, args.ng_folder)
-    options = TrainOptions(image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
-                           learning_rate=args.learning_rate, val_split=args.val_split, seed=args.seed,
+    recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+    options = TrainOptions(image_size=args.image_size, val_split=args.val_split, seed=args.seed,
                            augment=args.augment, class_weighting=args.class_weighting,
                            early_stopping=not args.no_early_stopping, patience=args.patience,
-                           target_ng_recall=args.target_ng_recall)
+                           target_ng_recall=args.target_ng_recall,
+                           **{key: value for key, value in recipe.items() if value is not None})
     options.validate()  # a bad option is refused before anything is printed or scanned
     progress = Progress(args.quiet)
 

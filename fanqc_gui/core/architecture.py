@@ -5,7 +5,10 @@ Dense(1, sigmoid) = P(NG); adam, binary cross-entropy.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from .tf_runtime import import_keras
 
@@ -32,9 +35,13 @@ class LayerRow:
     explanation: str
 
 
-def build_reference_cnn(image_size: int = 80, learning_rate: float = 1e-3, decay_steps: int | None = None):
+def build_reference_cnn(image_size: int = 80, learning_rate: float = 1e-3, decay_steps: int | None = None,
+                        init_sample=None, ng_fraction: float | None = None, warmup_steps: int = 0):
     """The reference layers. Hidden layers start from He-normal weights (the standard start for ReLU
-    layers; Keras' default Glorot start learned this network markedly slower in our runs)."""
+    layers; Keras' default Glorot start learned this network markedly slower in our runs).
+
+    With init_sample (float32 images in [0, 1], as `preprocess` gives them), the start is also fitted to the
+    data (`fit_initialisation`); with ng_fraction, the output starts at the NG share of the training images."""
     keras = import_keras()
     layers = keras.layers
     init = "he_normal"
@@ -47,18 +54,61 @@ def build_reference_cnn(image_size: int = 80, learning_rate: float = 1e-3, decay
     x = layers.Dense(128, activation="relu", kernel_initializer=init, name="dense")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="p_ng")(x)
     model = keras.Model(inputs, outputs, name="fanqc_reference_cnn")
-    compile_for_training(model, learning_rate, decay_steps)
+    if init_sample is not None or ng_fraction is not None:
+        fit_initialisation(model, init_sample, ng_fraction)
+    compile_for_training(model, learning_rate, decay_steps, warmup_steps)
     return model
 
 
-def compile_for_training(model, learning_rate: float = 1e-3, decay_steps: int | None = None) -> None:
-    """adam + binary cross-entropy, as the reference. With decay_steps, the learning rate follows a cosine
-    from learning_rate down to 1 % of it over the run, which settles the last epochs instead of letting
-    them oscillate."""
+def fit_initialisation(model, sample=None, ng_fraction: float | None = None, chunk: int = 64) -> None:
+    """Data-dependent start (as in LSUV / weight-normalisation initialisation): layer by layer, each ReLU
+    unit's kernel is rescaled and its bias set so that, on the sample images, its input to the ReLU has mean
+    0 and variance 1. Inputs in 0..1 all share one large positive offset; without this the first epochs are
+    spent learning it away. The output bias starts at the log-odds of the NG share, so the first batches are
+    not spent learning the class balance. The layers are the reference's; only their starting values change.
+    """
+    keras = import_keras()
+    ops = keras.ops
+    layers = model.layers[1:]  # after the input
+    if sample is not None and len(sample):
+        # The sample flows through the layers once, in chunks; each hidden layer is fitted before the
+        # sample goes on through it, so every layer sees the already-fitted layers before it.
+        flow = [ops.convert_to_tensor(sample[i:i + chunk]) for i in range(0, len(sample), chunk)]
+        for layer in layers[:-1]:
+            if type(layer).__name__ not in ("Conv2D", "Dense"):
+                flow = [layer(h) for h in flow]
+                continue
+            kernel, bias = layer.get_weights()
+            pre = [ops.conv(h, kernel, strides=1, padding="valid") if kernel.ndim == 4 else ops.matmul(h, kernel)
+                   for h in flow]
+            axes = tuple(range(len(pre[0].shape) - 1))
+            count = sum(int(np.prod(p.shape[:-1])) for p in pre)
+            mean = sum(ops.convert_to_numpy(ops.sum(p, axis=axes)).astype(np.float64) for p in pre) / count
+            mean_sq = sum(ops.convert_to_numpy(ops.sum(ops.square(p), axis=axes)).astype(np.float64)
+                          for p in pre) / count
+            std = np.sqrt(np.maximum(mean_sq - np.square(mean), 0.0)) + 1e-6
+            layer.set_weights([(kernel / std).astype(kernel.dtype), (-mean / std).astype(bias.dtype)])
+            flow = [layer(h) for h in flow]
+    if ng_fraction is not None and 0.0 < ng_fraction < 1.0:
+        out = layers[-1]
+        kernel, bias = out.get_weights()
+        out.set_weights([kernel, np.full_like(bias, math.log(ng_fraction / (1.0 - ng_fraction)))])
+
+
+def compile_for_training(model, learning_rate: float = 1e-3, decay_steps: int | None = None,
+                         warmup_steps: int = 0) -> None:
+    """adam + binary cross-entropy, as the reference. With decay_steps, the learning rate is one cycle:
+    it rises linearly from learning_rate / 25 to learning_rate over warmup_steps, then follows a cosine down
+    to 1 % of learning_rate by the end of the run. The warm-up lets the run use a high peak rate without an
+    unstable start; the cosine settles the last epochs instead of letting them oscillate."""
     keras = import_keras()
     rate = learning_rate
     if decay_steps:
-        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=0.01)
+        warmup_steps = max(0, min(int(warmup_steps), int(decay_steps) - 1))
+        start = learning_rate / 25.0 if warmup_steps else learning_rate
+        rate = keras.optimizers.schedules.CosineDecay(start, int(decay_steps) - warmup_steps, alpha=0.01,
+                                                      warmup_target=learning_rate if warmup_steps else None,
+                                                      warmup_steps=warmup_steps)
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="binary_crossentropy", metrics=["accuracy"])
 
 

@@ -27,6 +27,10 @@ from .tf_runtime import import_keras, import_tf
 from .workspace import Workspace
 
 
+WARMUP_FRACTION = 0.25  # of all steps: the learning rate rises to its peak over the first quarter of the run
+INIT_SAMPLE = 256  # training images that fit the network's starting weights
+
+
 class TrainingError(RuntimeError):
     """Training could not finish; the message says why and what to do."""
 
@@ -38,9 +42,9 @@ class TrainingStopped(Exception):
 @dataclass
 class TrainOptions:
     image_size: int = 80
-    epochs: int = 10
+    epochs: int = 4  # enough with the data-fitted start and the one-cycle schedule (see architecture.py)
     batch_size: int = 32
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3  # the peak of the one-cycle schedule
     val_split: float = 0.2
     seed: int = 0
     augment: bool = False
@@ -242,6 +246,16 @@ def _datasets(data: PreparedData, options: TrainOptions):
     return train.prefetch(tf.data.AUTOTUNE), val.cache().prefetch(tf.data.AUTOTUNE)
 
 
+def _init_sample(data: PreparedData, options: TrainOptions) -> tuple[np.ndarray, float]:
+    """Training images (a fixed random subset, as the model sees them) that fit the network's start, and the
+    NG share the output starts at (one half under class weighting, which balances the classes)."""
+    rng = np.random.default_rng(options.seed)
+    n = len(data.y_train)
+    pick = np.sort(rng.choice(n, size=min(INIT_SAMPLE, n), replace=False))
+    ng_fraction = 0.5 if options.class_weighting else float(np.mean(data.y_train))
+    return to_model_input(data.x_train[pick]), ng_fraction
+
+
 def _class_weight(y: np.ndarray) -> dict[int, float]:
     n, n_ng = len(y), float(np.sum(y))
     return {0: n / (2.0 * (n - n_ng)), 1: n / (2.0 * n_ng)}
@@ -264,7 +278,10 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     keras = import_keras()
     keras.utils.set_random_seed(options.seed)
     decay_steps = math.ceil(len(data.y_train) / options.batch_size) * options.epochs
-    model = build_reference_cnn(options.image_size, options.learning_rate, decay_steps)
+    sample, ng_fraction = _init_sample(data, options)
+    model = build_reference_cnn(options.image_size, options.learning_rate, decay_steps, init_sample=sample,
+                                ng_fraction=ng_fraction, warmup_steps=int(decay_steps * WARMUP_FRACTION))
+    del sample
     train_ds, val_ds = _datasets(data, options)
     history: list[EpochMetrics] = []
     best: dict = {}
@@ -272,7 +289,11 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     listener.on_stage("Training")
     stopped = False
     try:
-        model.fit(train_ds, validation_data=val_ds, epochs=options.epochs, verbose=0, callbacks=[bridge], shuffle=False,
+        # One endless dataset (each pass reshuffled) cut into epochs by steps_per_epoch: given one finite
+        # epoch, Keras opens the next epoch's iterator as each epoch ends, also after the last one; that unused
+        # iterator starts filling its shuffle buffer and its teardown held fit's return for 2-10 s in our runs.
+        model.fit(train_ds.repeat(), validation_data=val_ds, epochs=options.epochs, verbose=0, callbacks=[bridge], shuffle=False,
+                  steps_per_epoch=math.ceil(len(data.y_train) / options.batch_size),
                   class_weight=_class_weight(data.y_train) if options.class_weighting else None)
     except TrainingStopped:
         stopped = True
