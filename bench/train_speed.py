@@ -1,6 +1,6 @@
 """Train-speed benchmark: the reference script vs `fanqc train`, on the same data, in one run.
 
-usage: python bench/train_speed.py --data TRAIN_DIR --test TEST_DIR [--epochs 10] [--skip-seed]
+usage: python bench/train_speed.py --data TRAIN_DIR --test TEST_DIR [--epochs 10] [--fanqc-epochs N] [--skip-seed]
 Both are timed as whole processes, from image files on disk to a saved model (TensorFlow import
 included); the reference script's own test evaluation time is subtracted. Needs `pillow` (dev extra) for the
 reference. Last line of output: one JSON object.
@@ -38,7 +38,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--test", required=True)
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=10, help="the reference script's epochs (its own: 10)")
+    ap.add_argument("--fanqc-epochs", type=int, help="fanqc's epochs (default: its own default recipe)")
     ap.add_argument("--seed-script", default=str(SEED_SCRIPT))
     ap.add_argument("--skip-seed", action="store_true", help="only time fanqc (no ratio)")
     args = ap.parse_args()
@@ -54,7 +55,8 @@ def main() -> None:
         print("fanqc train...", file=sys.stderr, flush=True)
         models = str(Path(tmp) / "models")
         fanqc = [sys.executable, "-m", "fanqc_gui"]
-        trained, wall = run_json(fanqc + ["train", args.data, "--epochs", str(args.epochs), "--models", models,
+        epochs = ["--epochs", str(args.fanqc_epochs)] if args.fanqc_epochs else []
+        trained, wall = run_json(fanqc + ["train", args.data, *epochs, "--models", models,
                                           "--json", "--quiet", "--no-cache"], env)
         result["fanqc_seconds"] = round(wall, 1)
         evaluated, _ = run_json(fanqc + ["evaluate", trained["model"], args.test, "--models", models,
