@@ -68,7 +68,7 @@ def test_saved_model_folder_holds_everything_needed_to_reproduce_it(trained):
     assert meta["input_size"] == [32, 32, 3]
     assert 0 < meta["threshold"] <= 0.5
     assert meta["training"]["epochs"] == 2 and meta["training"]["seed"] == 4
-    assert meta["training"]["learning_rate"] == 1e-3 and meta["training"]["batch_size"] == 32
+    assert meta["training"]["learning_rate"] == 3e-3 and meta["training"]["batch_size"] == 32  # the defaults
     assert len(meta["dataset"]["fingerprint"]) == 24
     assert meta["dataset"]["counts"] == {"train": {"GO": 19, "NG": 19}, "val": {"GO": 5, "NG": 5}}
     assert meta["dataset"]["root"] == str(ws.resolve())

