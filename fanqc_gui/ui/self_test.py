@@ -135,8 +135,8 @@ def _run_checks(say) -> int:
             summary = run_station(station, grabber)
             logged = station.log.counts(run_id=station.run_id)
             station.close()
-            say(f"  station: {summary.frames} frames from an image folder ({summary.stopped_by}), "
-                f"log rows GO {logged.get('go', 0)} NG {logged.get('ng', 0)}")
+            say(f"  station ({station.model_summary().backend}): {summary.frames} frames from an image folder "
+                f"({summary.stopped_by}), log rows GO {logged.get('go', 0)} NG {logged.get('ng', 0)}")
             _check(summary.frames == INBOX, f"the station judged {summary.frames} of {INBOX} frames")
             _check(logged.get("go", 0) + logged.get("ng", 0) == INBOX, f"the log holds {logged} for {INBOX} frames")
         except SelfTestFailed as exc:

@@ -18,7 +18,7 @@ def test_self_test_passes_in_process_and_leaves_the_users_folders_alone():
     text = "\n".join(lines)
     assert "4 pages (Dataset, Training, Insight, Camera)" in text
     assert "12/12 demo images judged right" in text and "litert" in text
-    assert "station: 4 frames" in text and lines[-1] == "self-test passed"
+    assert "station (litert-int8): 4 frames" in text and lines[-1] == "self-test passed"
     assert not user_data_dir().exists() and not default_model_store().exists()  # all in a temp folder
     assert os.environ["FANQC_MODELS"] == str(default_model_store())  # environment restored
 
