@@ -181,6 +181,8 @@ def test_stop_mid_run_keeps_a_model_only_when_asked(qtbot, page, store, choice, 
     click_dialog_button(STOP_DIALOG, choice)
     qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not page.is_training(), timeout=RUN_MS)
+    # The thread ends first; its last report (queued to the GUI thread) follows a moment later.
+    qtbot.waitUntil(lambda: page.progress.stage_label.text().startswith("Stopped"), timeout=RUN_MS)
     assert page.plots.epochs_shown < 300
     new_models = [m for m in store.list() if m.id != "old-model"]
     assert len(new_models) == (1 if kept else 0)
