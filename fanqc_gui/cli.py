@@ -27,8 +27,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", metavar="DIR", help="model store folder (default: $FANQC_MODELS or "
-                                                   f"{default_model_store()})")
+    p.add_argument("--models", metavar="DIR", help="model store folder (default: $FANQC_MODELS, else the app's "
+                                                   f"Settings, now {default_model_store()})")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
