@@ -201,14 +201,16 @@ def test_camera_missing_at_start_is_waited_for_when_asked():
     grabber.stop()
 
 
-def test_recorded_source_that_fails_midway_ends_with_its_reason(tmp_path_factory):
+def test_a_camera_that_fails_midway_ends_with_its_reason(tmp_path_factory):
     frames = [np.zeros((8, 8, 3), np.uint8)] * 3
     grabber = FrameGrabber(open_source(SourceSpec("camera", "0"), FakeCamera.factory(frames, fail_after=3)),
                            reconnect=False)
     grabber.start()
     got = drain(grabber)
     grabber.stop()
-    assert len(got) == 3 and grabber.status.state == "failed" and "lost the picture" in grabber.status.message
+    # A live camera's newest frame wins, so a slow reader may miss earlier ones; the last one always arrives.
+    assert got and got[-1].index == 2
+    assert grabber.status.state == "failed" and "lost the picture" in grabber.status.message
 
 
 def test_stop_does_not_hang_on_a_full_queue(tmp_path_factory):
