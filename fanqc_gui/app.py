@@ -20,8 +20,10 @@ from .core.app_settings import AppSettings, load_settings, save_settings
 from .core.demo_model import install_on_first_start
 from .core.model_store import ModelStore, ModelStoreError
 from .core.paths import default_model_store
+from .core.tf_runtime import ensure_standard_fds
 from .ui.camera_page import CameraPage
 from .ui.dataset_page import DatasetPage
+from .ui.gui_thread_gc import GuiThreadGarbageCollector
 from .ui.insight_page import InsightPage
 from .ui.main_window import MainWindow
 from .ui.settings_actions import SettingsActions
@@ -49,6 +51,9 @@ class AppParts:
     settings_actions: SettingsActions
 
 
+_collector: GuiThreadGarbageCollector | None = None
+
+
 def ensure_app(theme: str = "light") -> QApplication:
     # Background threads (folder listing, thumbnail decoding) run Python too. With the default 5 ms GIL
     # switch interval each Python call of the GUI thread (a slot, a delegate's paint) can wait up to 5 ms
@@ -63,6 +68,9 @@ def ensure_app(theme: str = "light") -> QApplication:
     app.setDesktopFileName("fanqc")  # Wayland matches the window to fanqc.desktop (packaging/) for its icon
     app.setStyle("Fusion")
     apply_theme(app, theme)
+    global _collector
+    if _collector is None:
+        _collector = GuiThreadGarbageCollector(parent=app)
     with resources.as_file(resources.files("fanqc_gui") / "resources" / "fanqc.svg") as icon:
         app.setWindowIcon(QIcon(str(icon)))
     return app
@@ -113,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     # First: in a frozen build the training engine's child starts as this executable with arguments of
     # multiprocessing's own, which argparse would refuse.
     multiprocessing.freeze_support()
+    ensure_standard_fds()
     parser = argparse.ArgumentParser(prog="fanqc-gui", description="FanQC: sort, train and inspect GO/NG images.")
     parser.add_argument("workspace", nargs="?", metavar="WORKSPACE",
                         help="workspace folder to open (default: the last one; on first run, the demo workspace)")

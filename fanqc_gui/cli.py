@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .core.paths import default_model_store
+from .core.tf_runtime import ensure_standard_fds
 
 EXIT_USER_ERROR = 2
 
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    ensure_standard_fds()
     args = None
     try:
         args = build_parser().parse_args(argv)

@@ -86,8 +86,12 @@ def fit_initialisation(model, sample=None, ng_fraction: float | None = None, chu
             mean = sum(ops.convert_to_numpy(ops.sum(p, axis=axes)).astype(np.float64) for p in pre) / count
             mean_sq = sum(ops.convert_to_numpy(ops.sum(ops.square(p), axis=axes)).astype(np.float64)
                           for p in pre) / count
-            std = np.sqrt(np.maximum(mean_sq - np.square(mean), 0.0)) + 1e-6
-            layer.set_weights([(kernel / std).astype(kernel.dtype), (-mean / std).astype(bias.dtype)])
+            std = np.sqrt(np.maximum(mean_sq - np.square(mean), 0.0))
+            # A unit that barely varies over the sample (near-identical images) keeps its scale: dividing by a
+            # tiny spread would blow its weights up. Its bias still centres it.
+            varies = std > np.maximum(1e-3, 0.01 * np.abs(mean))  # beyond float32 rounding of the sums
+            scale = np.where(varies, 1.0 / np.maximum(std, 1e-3), 1.0)
+            layer.set_weights([(kernel * scale).astype(kernel.dtype), (-mean * scale).astype(bias.dtype)])
             flow = [layer(h) for h in flow]
     if ng_fraction is not None and 0.0 < ng_fraction < 1.0:
         out = layers[-1]

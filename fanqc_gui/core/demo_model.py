@@ -67,10 +67,9 @@ def install_on_first_start(store: ModelStore, settings: AppSettings) -> ModelInf
     The caller saves the settings."""
     if settings.demo_model_offered:
         return None
+    info = None if store.list() else install_demo_model(store)  # a failed install is tried again next start
     settings.demo_model_offered = True
-    if store.list():
-        return None
-    return install_demo_model(store)
+    return info
 
 
 def build_demo_model(out_dir: Path, epochs: int = 15) -> dict:

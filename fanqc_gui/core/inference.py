@@ -100,9 +100,12 @@ class Predictor:
         if backend == "station":  # the verified fast model when it may judge at this threshold, else auto
             fast = info.folder / FAST_TFLITE_FILE
             if fast.is_file() and _litert_available() and fast_model_usable(info.metadata, info.threshold):
-                self._backend = LiteRTBackend(fast, num_threads)
-                self._backend.name = "litert-int8"
-                return
+                try:
+                    self._backend = LiteRTBackend(fast, num_threads)
+                    self._backend.name = "litert-int8"
+                    return
+                except ModelStoreError:  # a damaged fast file: the float model judges instead
+                    pass
             backend = "auto"
         if backend == "auto":
             backend = "litert" if info.tflite_path.is_file() and _litert_available() else "keras"

@@ -173,15 +173,19 @@ class Station:
         if change is None:
             return None
         # A new threshold may allow or forbid the fast model: build the predictor again (milliseconds).
+        rebuilt = False
         if change.reload or self._reload_on_threshold:
             try:
                 self.predictor = self._factory(change.info)
                 self.model_error = ""
+                rebuilt = True
             except (ModelStoreError, ValueError, OSError) as exc:
-                self.model_error = f"cannot load {change.info.id}: {exc}; still judging with {self.predictor.info.id}"
-                self._watcher.accept(self.predictor.info)
-                return self.model_summary()
-        else:  # same network, new threshold / name
+                if change.reload:
+                    self.model_error = (f"cannot load {change.info.id}: {exc}; still judging with "
+                                        f"{self.predictor.info.id}")
+                    self._watcher.accept(self.predictor.info)
+                    return self.model_summary()
+        if not rebuilt:  # same network: the new threshold / name applies to the loaded one, never dropped
             self.predictor.info = change.info
             self.predictor.threshold = change.info.threshold
         self._watcher.accept(change.info)

@@ -14,6 +14,7 @@ from .imaging import to_model_input
 
 FAST_TFLITE_FILE = "model.fast.tflite"
 MAX_ABS_DIFF = 0.02
+INTERVAL_MARGIN = 1e-4
 
 
 def quantised_tflite(keras_model) -> bytes:
@@ -51,9 +52,10 @@ def litert_scores(tflite_bytes: bytes, x_uint8: np.ndarray, batch: int = 64) -> 
 def flip_intervals(reference: np.ndarray, fast: np.ndarray) -> list[list[float]]:
     """Thresholds t at which some image's verdict (P >= t) differs between the two models: the union of the
     intervals (min, max] of each image's two scores, merged."""
-    # Widened outwards to 6 decimals: shorter to store, and never narrower than the truth.
-    lo = np.floor(np.minimum(reference, fast).astype(np.float64) * 1e6) / 1e6
-    hi = np.ceil(np.maximum(reference, fast).astype(np.float64) * 1e6) / 1e6
+    # Widened by INTERVAL_MARGIN (another CPU's int8 kernels may round differently in the last bits) and
+    # outwards to 6 decimals: shorter to store, never narrower than the truth.
+    lo = np.floor((np.minimum(reference, fast).astype(np.float64) - INTERVAL_MARGIN) * 1e6) / 1e6
+    hi = np.ceil((np.maximum(reference, fast).astype(np.float64) + INTERVAL_MARGIN) * 1e6) / 1e6
     keep = np.maximum(reference, fast) > np.minimum(reference, fast)
     merged: list[list[float]] = []
     for a, b in sorted(zip(lo[keep].tolist(), hi[keep].tolist())):

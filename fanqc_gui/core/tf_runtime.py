@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 
 # C++ start-up chatter that TF prints through absl before TF_CPP_MIN_LOG_LEVEL applies.
 _NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
@@ -50,36 +51,58 @@ def _flush_standard_streams() -> None:
             stream.flush()
 
 
+# fds 1 and 2 are process-wide: two threads redirecting at once would restore each other's sinks.
+_redirect_lock = threading.RLock()
+
+
+def ensure_standard_fds() -> None:
+    """Give a process started without stdin/stdout/stderr (a windowed build, `>&-`) /dev/null there, so the
+    next file it opens does not become fd 1 or 2 and receive native libraries' messages."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
 @contextlib.contextmanager
 def quiet_native_output():
     """Capture what C++ and Python print to stdout/stderr; replay only lines that are not known noise.
     Without standard streams (a windowed build, `>&-`) there is nothing to keep clean: it just runs."""
-    _flush_standard_streams()
-    try:
-        saved = [os.dup(1), os.dup(2)]
-    except OSError:
-        yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
+    with _redirect_lock:
+        _flush_standard_streams()
+        saved: list[int] = []
         try:
-            if sys.stderr is not None:
-                with contextlib.redirect_stdout(sys.stderr):
-                    yield
-            else:
-                yield
-        finally:
-            _flush_standard_streams()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
+            for fd in (1, 2):
+                saved.append(os.dup(fd))
+        except OSError:
             for fd in saved:
                 os.close(fd)
-            sink.seek(0)
-            text = sink.read().decode("utf-8", "replace")
-            kept = [line for line in text.splitlines() if line.strip() and not any(n in line for n in _NOISE)]
-            if kept and sys.stderr is not None:
-                print("\n".join(kept), file=sys.stderr)
+            yield
+            return
+        with tempfile.TemporaryFile(mode="w+b") as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            try:
+                if sys.stderr is not None:
+                    with contextlib.redirect_stdout(sys.stderr):
+                        yield
+                else:
+                    yield
+            finally:
+                _flush_standard_streams()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                for fd in saved:
+                    os.close(fd)
+                sink.seek(0)
+                text = sink.read().decode("utf-8", "replace")
+                kept = [line for line in text.splitlines() if line.strip() and not any(n in line for n in _NOISE)]
+                if kept and sys.stderr is not None:
+                    print("\n".join(kept), file=sys.stderr)
 
 
 def import_tf():

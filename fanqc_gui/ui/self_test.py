@@ -88,7 +88,7 @@ def _run_checks(say) -> int:
 
     versions = component_versions()
     say(f"FanQC {versions['FanQC']} self-test (Python {versions['Python']})")
-    with tempfile.TemporaryDirectory(prefix="fanqc-self-test-") as tmp_name, \
+    with tempfile.TemporaryDirectory(prefix="fanqc-self-test-", ignore_cleanup_errors=True) as tmp_name, \
             _isolated_environment(Path(tmp_name)):
         tmp = Path(tmp_name)
         parts = None
@@ -131,10 +131,13 @@ def _run_checks(say) -> int:
             station = Station(ws, store, StationSettings(capture=CaptureRules(save_ng=False, go_fraction=0.0)),
                               source=str(ws.inbox_dir), num_threads=1)
             grabber = FrameGrabber(open_source(SourceSpec.parse(str(ws.inbox_dir))))
-            grabber.start()
-            summary = run_station(station, grabber)
-            logged = station.log.counts(run_id=station.run_id)
-            station.close()
+            try:
+                grabber.start()
+                summary = run_station(station, grabber)
+                logged = station.log.counts(run_id=station.run_id)
+            finally:
+                grabber.stop()
+                station.close()
             say(f"  station ({station.model_summary().backend}): {summary.frames} frames from an image folder "
                 f"({summary.stopped_by}), log rows GO {logged.get('go', 0)} NG {logged.get('ng', 0)}")
             _check(summary.frames == INBOX, f"the station judged {summary.frames} of {INBOX} frames")

@@ -2,6 +2,7 @@
 (model store, camera station, theme) without a restart."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
@@ -9,7 +10,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from ..core.app_settings import AppSettings, save_settings
-from ..core.paths import default_model_store
+from ..core.paths import user_data_dir
 from ..core.station_settings import StationSettings
 from .about_dialog import AboutDialog
 from .main_window import MainWindow
@@ -54,21 +55,28 @@ class SettingsActions(QObject):
                                     "the other settings were applied.")
             new.model_store = s.model_store
             store_changed = False
+        problems: list[str] = []
+        if store_changed:
+            root = Path(os.environ.get("FANQC_MODELS") or new.model_store or user_data_dir() / "models")
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                problems.append(f"cannot use the model store {root}: {exc.strerror or exc}; keeping {self.store.root}")
+                new.model_store, store_changed = s.model_store, False
         s.default_workspace, s.model_store, s.theme = new.default_workspace, new.model_store, new.theme
         try:
             save_settings(s)
         except OSError as exc:
-            self.window.show_status(f"⚠ Could not save the settings: {exc}")
+            problems.append(f"could not save the settings: {exc.strerror or exc} (they apply until FanQC closes)")
         if store_changed:
-            self.store.root = Path(default_model_store())  # $FANQC_MODELS still wins over the setting
-            try:
-                self.store.root.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                self.window.show_status(f"⚠ Cannot use the model store {self.store.root}: {exc}")
+            self.store.root = root
             self.training.models.refresh()
             self.insight.refresh_models()
         self.camera.apply_station_settings(station)
         app = QApplication.instance()
         if app is not None:
             apply_theme(app, s.theme)
-        self.window.show_status("Settings saved." + (f" Model store: {self.store.root}" if store_changed else ""))
+        if problems:
+            self.window.show_status("⚠ " + "; ".join(problems))
+        else:
+            self.window.show_status("Settings saved." + (f" Model store: {self.store.root}" if store_changed else ""))

@@ -99,9 +99,14 @@ class SettingsDialog(QDialog):
 
     # ---- results ----------------------------------------------------------------------------------------
     def app_settings(self) -> AppSettings:
-        """The app settings with this dialog's changes (the recent-workspace list untouched)."""
-        return replace(self._settings, default_workspace=self.default_workspace.text().strip() or None,
-                       model_store=self.model_store.text().strip() or None, theme=self.theme.currentData(),
+        """The app settings with this dialog's changes (the recent-workspace list untouched). Folders are
+        stored absolute (~ expanded), so the app and `fanqc` agree whatever folder they start in."""
+        def folder(edit: QLineEdit) -> str | None:
+            text = edit.text().strip()
+            return os.fspath(Path(text).expanduser().resolve()) if text else None
+
+        return replace(self._settings, default_workspace=folder(self.default_workspace),
+                       model_store=folder(self.model_store), theme=self.theme.currentData(),
                        recent_workspaces=list(self._settings.recent_workspaces))
 
     def station_settings(self) -> StationSettings:

@@ -46,7 +46,7 @@ class WorkspaceActions(QObject):
             self.open_path(argument)
             return
         default = self.settings.default_workspace
-        if default and Path(default).is_dir() and self.open_path(default):
+        if default and Path(default).expanduser().is_dir() and self.open_path(Path(default).expanduser()):
             return
         last = self.settings.last_workspace
         if last and Path(last).is_dir():

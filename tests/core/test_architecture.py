@@ -55,3 +55,15 @@ def test_every_layer_has_a_plain_language_explanation():
     assert all(r.explanation for r in rows)
     assert "probability that the part is NG" in rows[-1].explanation
     assert rows[-1].name == "p_ng" and rows[1].output_shape == (30, 30, 32)
+
+
+def test_fitted_start_stays_finite_and_small_on_identical_images():
+    import numpy as np
+
+    from fanqc_gui.core.architecture import build_reference_cnn
+
+    same = np.repeat(np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32), 64, axis=0)
+    model = build_reference_cnn(32, init_sample=same, ng_fraction=0.5)
+    weights = model.get_weights()
+    assert all(np.all(np.isfinite(w)) for w in weights)
+    assert max(float(np.abs(w).max()) for w in weights) < 100.0

@@ -6,6 +6,14 @@ from PySide6.QtCore import QThread
 
 
 @pytest.fixture(autouse=True)
+def gc_on_the_gui_thread(qapp):
+    """As in the app: cyclic garbage is collected on the GUI thread only (fanqc_gui/ui/gui_thread_gc.py)."""
+    from fanqc_gui.app import ensure_app
+
+    ensure_app()
+
+
+@pytest.fixture(autouse=True)
 def no_dangling_qthreads(monkeypatch):
     """Fail a test that leaves a QThread running (workers must be stopped and waited for on close).
 

@@ -105,3 +105,29 @@ def test_about_lists_the_versions_and_copies_them(qtbot):
     dialog.copy_to_clipboard()
     text = QGuiApplication.clipboard().text()
     assert "TensorFlow: 2." in text and "Models: " in text
+
+
+def test_an_unusable_model_store_is_reported_and_the_old_one_kept(qtbot, app_parts, tmp_path, monkeypatch):
+    monkeypatch.delenv("FANQC_MODELS")
+    before = app_parts.store.root
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    dialog = app_parts.settings_actions.settings_dialog()
+    qtbot.addWidget(dialog)
+    new = dialog.app_settings()
+    new.model_store = str(blocker / "models")  # cannot be created: a file is in the way
+    app_parts.settings_actions.apply(new, dialog.station_settings())
+    assert app_parts.store.root == before
+    message = app_parts.window.statusBar().currentMessage()
+    assert message.startswith("⚠") and "cannot use the model store" in message
+    assert load_settings().model_store is None
+
+
+def test_folders_are_stored_absolute_with_home_expanded(qtbot, app_parts, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "myws").mkdir()
+    dialog = app_parts.settings_actions.settings_dialog()
+    qtbot.addWidget(dialog)
+    dialog.default_workspace.setText("~/myws")
+    assert dialog.problem() is None
+    assert dialog.app_settings().default_workspace == str(tmp_path / "myws")

@@ -1,0 +1,11 @@
+"""Worker tests run Qt threads: cyclic garbage is collected on the GUI thread only, as in the app."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def gc_on_the_gui_thread(qapp):
+    from fanqc_gui.app import ensure_app
+
+    ensure_app()
