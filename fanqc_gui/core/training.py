@@ -234,16 +234,20 @@ def _datasets(data: PreparedData, options: TrainOptions):
 
     train = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
     train = train.shuffle(len(data.y_train), seed=options.seed, reshuffle_each_iteration=True)
-    train = train.batch(options.batch_size).map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.batch(options.batch_size).map(to_float, num_parallel_calls=2)
     if options.augment:
         augment = keras.Sequential([
             keras.layers.RandomFlip("horizontal_and_vertical", seed=options.seed),
             keras.layers.RandomRotation(0.03, fill_mode="reflect", seed=options.seed),
             keras.layers.RandomBrightness(0.1, value_range=(0.0, 1.0), seed=options.seed),
         ])
-        train = train.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        train = train.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=2)
     val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(256).map(to_float)
-    return train.prefetch(tf.data.AUTOTUNE), val.cache().prefetch(tf.data.AUTOTUNE)
+    # Fixed parallelism instead of tf.data's autotuning: the steps are a cast and a copy, and tearing down an
+    # autotuned pipeline when fit returns took 2-35 s in our runs (the main thread waited in native code).
+    fixed = tf.data.Options()
+    fixed.autotune.enabled = False
+    return (train.prefetch(2).with_options(fixed), val.cache().prefetch(2).with_options(fixed))
 
 
 def _init_sample(data: PreparedData, options: TrainOptions) -> tuple[np.ndarray, float]:
@@ -289,10 +293,11 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     listener.on_stage("Training")
     stopped = False
     try:
-        # One endless dataset (each pass reshuffled) cut into epochs by steps_per_epoch: given one finite
-        # epoch, Keras opens the next epoch's iterator as each epoch ends, also after the last one; that unused
-        # iterator starts filling its shuffle buffer and its teardown held fit's return for 2-10 s in our runs.
-        model.fit(train_ds.repeat(), validation_data=val_ds, epochs=options.epochs, verbose=0, callbacks=[bridge], shuffle=False,
+        # One dataset of exactly `epochs` passes (each reshuffled) cut into epochs by steps_per_epoch: given one
+        # finite epoch, Keras opens the next epoch's iterator as each epoch ends, also after the last one, and
+        # an endless one keeps prefetching past the end; tearing down that unused work held fit's return for
+        # 2-35 s in our runs. After the last batch this pipeline has nothing left to do.
+        model.fit(train_ds.repeat(options.epochs), validation_data=val_ds, epochs=options.epochs, verbose=0, callbacks=[bridge], shuffle=False,
                   steps_per_epoch=math.ceil(len(data.y_train) / options.batch_size),
                   class_weight=_class_weight(data.y_train) if options.class_weighting else None)
     except TrainingStopped:
