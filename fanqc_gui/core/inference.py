@@ -27,17 +27,19 @@ def default_threads() -> int:
 class LiteRTBackend:
     name = "litert"
 
-    def __init__(self, tflite_path: Path, num_threads: int | None = None):
+    def __init__(self, tflite_path: Path | None, num_threads: int | None = None, content: bytes | None = None):
+        """A model file, or its bytes in `content` (a model not yet saved)."""
         from ai_edge_litert.interpreter import Interpreter
 
         from .tf_runtime import quiet_native_output
 
+        source = {"model_content": content} if content is not None else {"model_path": str(tflite_path)}
         try:
             with quiet_native_output():  # LiteRT announces its XNNPACK delegate on stderr
-                self._interp = Interpreter(model_path=str(tflite_path),
-                                           num_threads=num_threads or default_threads())
+                self._interp = Interpreter(**source, num_threads=num_threads or default_threads())
         except (ValueError, RuntimeError) as exc:
-            raise ModelStoreError(f"cannot load {tflite_path}: {str(exc).splitlines()[0]}") from None
+            where = tflite_path or "the TFLite model"
+            raise ModelStoreError(f"cannot load {where}: {str(exc).splitlines()[0]}") from None
         self._in = self._interp.get_input_details()[0]
         self._out = self._interp.get_output_details()[0]
         self._batch = 0

@@ -18,13 +18,16 @@ def user_config_dir() -> Path:
 
 
 def default_model_store() -> Path:
-    """$FANQC_MODELS, else the folder chosen in the app's settings, else models/ in the user data folder.
-    The app and every `fanqc` command use the same store."""
-    if os.environ.get("FANQC_MODELS"):
-        return Path(os.environ["FANQC_MODELS"])
+    """The store the app and every `fanqc` command use, by the saved settings (see model_store_for)."""
     from .app_settings import load_settings  # app_settings imports this module
 
-    chosen = load_settings().model_store
+    return model_store_for(load_settings().model_store)
+
+
+def model_store_for(chosen: str | None) -> Path:
+    """$FANQC_MODELS, else the folder chosen in the settings, else models/ in the user data folder."""
+    if os.environ.get("FANQC_MODELS"):
+        return Path(os.environ["FANQC_MODELS"])
     return Path(chosen).expanduser() if chosen else user_data_dir() / "models"
 
 

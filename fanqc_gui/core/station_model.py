@@ -28,24 +28,11 @@ def quantised_tflite(keras_model) -> bytes:
 
 
 def litert_scores(tflite_bytes: bytes, x_uint8: np.ndarray, batch: int = 64) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter
+    """P(NG) of a TFLite model (bytes) for uint8 images, one LiteRT thread as at the station."""
+    from .inference import LiteRTBackend  # inference imports this module
 
-    from .tf_runtime import quiet_native_output
-
-    with quiet_native_output():
-        interp = Interpreter(model_content=tflite_bytes, num_threads=1)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    scores, size = [], 0
-    for start in range(0, len(x_uint8), batch):
-        chunk = to_model_input(x_uint8[start:start + batch])
-        if len(chunk) != size:
-            size = len(chunk)
-            interp.resize_tensor_input(inp["index"], [size, *chunk.shape[1:]])
-            with quiet_native_output():
-                interp.allocate_tensors()
-        interp.set_tensor(inp["index"], np.ascontiguousarray(chunk))
-        interp.invoke()
-        scores.append(interp.get_tensor(out["index"]).reshape(-1).copy())
+    backend = LiteRTBackend(None, num_threads=1, content=tflite_bytes)
+    scores = [backend(to_model_input(x_uint8[i:i + batch])) for i in range(0, len(x_uint8), batch)]
     return np.concatenate(scores) if scores else np.zeros(0, np.float32)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ..core.station_runner import run_station
 from ..core.station_settings import CaptureRules, StationSettings
 from ..core.versions import component_versions
 from ..core.workspace import open_workspace
+from .screenshot_tools import wait_until
 
 PER_CLASS = 6
 INBOX = 4
@@ -56,12 +56,8 @@ def _isolated_environment(tmp: Path):
 
 
 def _wait_until(condition, what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SelfTestFailed(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        QCoreApplication.processEvents()
-        time.sleep(0.01)
+    if not wait_until(QCoreApplication, condition, timeout_s):
+        raise SelfTestFailed(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def _check(ok: bool, message: str) -> None:

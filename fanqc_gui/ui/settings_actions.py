@@ -2,15 +2,13 @@
 (model store, camera station, theme) without a restart."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from ..core.app_settings import AppSettings, save_settings
-from ..core.paths import user_data_dir
+from ..core.paths import model_store_for
 from ..core.station_settings import StationSettings
 from .about_dialog import AboutDialog
 from .main_window import MainWindow
@@ -57,7 +55,7 @@ class SettingsActions(QObject):
             store_changed = False
         problems: list[str] = []
         if store_changed:
-            root = Path(os.environ.get("FANQC_MODELS") or new.model_store or user_data_dir() / "models")
+            root = model_store_for(new.model_store)
             try:
                 root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

@@ -47,6 +47,7 @@ class TrainingPage(QWidget):
         self._scanner = DatasetScanner(self)
         # Without TensorFlow (a lean station install) the page still lists and activates models.
         self._tf_missing = tf_runtime.missing_reason("Training")
+        self._tf_jobs_missing = tf_runtime.missing_reason("Importing and exporting models")
         self._owns_engine = engine is None
         self._engine = engine or EngineProcess()
         self._jobs = ModelJobs(self._engine, store, self)
@@ -278,7 +279,7 @@ class TrainingPage(QWidget):
         self.options_form.setEnabled(not training)
         self.dataset.rescan_button.setEnabled(not training)
         self.models.set_tf_jobs_blocked("Not available while a training run is in progress." if training else
-                                        tf_runtime.missing_reason("Importing and exporting models"))
+                                        self._tf_jobs_missing)
         if training:
             self.start_reason.setText("Training… the station keeps using the active model. Other pages stay usable.")
         elif blocker:
