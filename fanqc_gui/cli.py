@@ -50,9 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_mapping(p)
     # None = TrainOptions' default (the tuned recipe), so the CLI, the GUI and the API train alike.
-    p.add_argument("--epochs", type=int, help="passes over the training images (default 4)")
+    p.add_argument("--epochs", type=int, help="epochs (default 4; the first two visit every image, see --hard-example-fraction)")
     p.add_argument("--batch-size", type=int, help="default 32")
-    p.add_argument("--learning-rate", type=float, help="peak of the one-cycle learning-rate schedule (default 3e-3)")
+    p.add_argument("--learning-rate", type=float, help="peak of the one-cycle learning-rate schedule (default 2e-3)")
+    p.add_argument("--hard-example-fraction", type=float,
+                   help="share of the training images each epoch after the second visits, drawn by their loss "
+                        "(default 0.5; 1 = every image every epoch)")
     p.add_argument("--image-size", type=int, default=80)
     p.add_argument("--val-split", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)

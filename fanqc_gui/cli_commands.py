@@ -79,7 +79,8 @@ def cmd_train(args) -> dict:
     from .core.training import TrainingListener, TrainOptions, train
 
     ws = open_workspace(args.data_dir, args.go_folder, args.ng_folder)
-    recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+    recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+              "hard_example_fraction": args.hard_example_fraction}
     options = TrainOptions(image_size=args.image_size, val_split=args.val_split, seed=args.seed,
                            augment=args.augment, class_weighting=args.class_weighting,
                            early_stopping=not args.no_early_stopping, patience=args.patience,

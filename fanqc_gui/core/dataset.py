@@ -1,8 +1,9 @@
 """Scanning a workspace: which images exist, which cannot be used (and why), duplicates, and the split.
 
-Scanning reads each file once (to hash it and run the cheap format checks); full decoding happens later,
-once, in the decode cache. Exact duplicates (same bytes) are trained on once, so they can never sit in
-both the training and the validation split.
+Scanning reads each file once (to hash it and run the cheap format checks); full decoding happens once, in
+the decode cache: training hands it each file's bytes while they are in memory (`on_content`). Exact
+duplicates (same bytes) are trained on once, so they can never sit in both the training and the validation
+split.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .workspace import CLASS_NAMES, GO, NG, ClassMapping, Workspace
 
 MIN_IMAGES_PER_CLASS = 4
 ProgressFn = Callable[[int, int], None]
+ContentFn = Callable[[Path, str, bytes], None]  # (path, digest, file bytes), on a scanning thread
 
 
 class DatasetError(ValueError):
@@ -93,8 +95,10 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def scan_folders(root: Path, mapping: ClassMapping, progress: ProgressFn | None = None,
-                 inbox_folder: str | None = None) -> ScanReport:
-    """Scan class folders under root (a workspace or any GO/NG dataset such as a test set)."""
+                 inbox_folder: str | None = None, on_content: ContentFn | None = None) -> ScanReport:
+    """Scan class folders under root (a workspace or any GO/NG dataset such as a test set). on_content gets
+    each usable file's bytes on the scanning thread, so that a caller can decode them without reading the
+    file a second time."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"folder not found: {root}")
@@ -108,7 +112,7 @@ def scan_folders(root: Path, mapping: ClassMapping, progress: ProgressFn | None 
     done = 0
 
     def examine(job):
-        return job, _examine(job[0])
+        return job, _examine(job[0], on_content)
 
     by_digest: dict[str, list[tuple[Path, int, os.stat_result]]] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -136,11 +140,12 @@ def scan_folders(root: Path, mapping: ClassMapping, progress: ProgressFn | None 
     return report
 
 
-def scan_workspace(ws: Workspace, progress: ProgressFn | None = None) -> ScanReport:
-    return scan_folders(ws.root, ws.mapping, progress, inbox_folder=ws.inbox_folder)
+def scan_workspace(ws: Workspace, progress: ProgressFn | None = None,
+                   on_content: ContentFn | None = None) -> ScanReport:
+    return scan_folders(ws.root, ws.mapping, progress, inbox_folder=ws.inbox_folder, on_content=on_content)
 
 
-def _examine(path: Path) -> tuple[str, os.stat_result] | str:
+def _examine(path: Path, on_content: ContentFn | None = None) -> tuple[str, os.stat_result] | str:
     """(digest, stat) for a usable file, or the reason it cannot be used."""
     try:
         st = path.stat()
@@ -151,7 +156,10 @@ def _examine(path: Path) -> tuple[str, os.stat_result] | str:
         check_bytes(data)
     except ImageError as exc:
         return str(exc)
-    return hashlib.blake2b(data, digest_size=16).hexdigest(), st
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if on_content is not None:
+        on_content(path, digest, data)
+    return digest, st
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@
 Keyed by the file's content digest (so a file moved from inbox to NG keeps its entry) and by the
 preprocessing spec. On disk it is one .npz per spec under the workspace's `.fanqc/cache/`; a retrain after
 adding ten images decodes ten images. Files that fail to decode are reported, not cached.
+
+Training passes `take` to the workspace scan, so each new file is decoded from the bytes the scan has just
+read (one read per file, and the decoding overlaps the scan).
 """
 from __future__ import annotations
 
@@ -17,9 +20,14 @@ import numpy as np
 
 from .atomic_io import write_bytes_atomic
 from .dataset import ImageRecord, Problem
-from .imaging import ImageError, PreprocessSpec, decode_image, resize_rgb_uint8
+from .imaging import ImageError, PreprocessSpec, decode_bytes, decode_image, resize_rgb_uint8
 
 CACHE_DIR = Path(".fanqc") / "cache"
+
+
+def _pixels(spec: PreprocessSpec, path: Path, data: bytes | None = None) -> np.ndarray:
+    """The cached half of the preprocessing, from the file's bytes when the caller has them already."""
+    return resize_rgb_uint8(decode_bytes(data) if data is not None else decode_image(path), spec)
 
 
 def _spec_key(spec: PreprocessSpec) -> str:
@@ -31,6 +39,7 @@ class DecodeCache:
         self.spec = spec
         self.file = (Path(folder) / f"decoded-{_spec_key(spec)}.npz") if folder else None
         self._entries: dict[str, np.ndarray] = {}
+        self._failed: dict[str, str] = {}  # digest -> why `take` could not decode it (this run only)
         self._dirty = False
         self._load()
 
@@ -49,16 +58,26 @@ class DecodeCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def take(self, path: Path, digest: str, data: bytes) -> None:
+        """Decode a file's bytes unless already cached. Safe to call from several threads at once."""
+        if digest in self._entries or digest in self._failed:
+            return
+        try:
+            self._entries[digest] = _pixels(self.spec, path, data)
+            self._dirty = True
+        except ImageError as exc:
+            self._failed[digest] = str(exc)
+
     def load(self, records: Sequence[ImageRecord], progress: Callable[[int, int], None] | None = None,
              workers: int = 2) -> tuple[np.ndarray, np.ndarray, list[Problem]]:
         """(pixels uint8 NxHxWx3 RGB, labels float32, problems) for the records that decode."""
-        missing = [r for r in records if r.digest not in self._entries]
-        problems: list[Problem] = []
+        problems = [Problem(r.path, self._failed[r.digest]) for r in records if r.digest in self._failed]
+        missing = [r for r in records if r.digest not in self._entries and r.digest not in self._failed]
         done = 0
 
         def decode(rec: ImageRecord):
             try:
-                return rec, resize_rgb_uint8(decode_image(rec.path), self.spec)
+                return rec, _pixels(self.spec, rec.path)
             except ImageError as exc:
                 return rec, str(exc)
 

@@ -1,4 +1,4 @@
-"""Training: workspace -> scanned, split, decoded once -> tf.data -> reference CNN -> model store.
+"""Training: workspace -> scanned, split, decoded once -> reference CNN (training_loop.py) -> model store.
 
 The GUI and the CLI follow a run through a TrainingListener (plain Python, no Qt): per-batch progress,
 per-epoch metrics, and `should_stop`, checked after every batch.
@@ -24,6 +24,7 @@ from .imaging import PreprocessSpec, to_model_input
 from .model_store import ModelInfo, ModelStore, now_iso
 from .station_model import FAST_TFLITE_FILE, build_fast_variant
 from .tf_runtime import import_keras, import_tf
+from .training_loop import EpochPlan, EpochResult, TrainingDiverged, TrainingStopped, run_epochs
 from .workspace import Workspace
 
 
@@ -35,16 +36,15 @@ class TrainingError(RuntimeError):
     """Training could not finish; the message says why and what to do."""
 
 
-class TrainingStopped(Exception):
-    """Raised inside fit when the user asked to stop."""
-
-
 @dataclass
 class TrainOptions:
     image_size: int = 80
-    epochs: int = 4  # enough with the data-fitted start and the one-cycle schedule (see architecture.py)
+    # Four epochs, the last two over the harder half of the images (training_loop.py): the compute of three
+    # full passes. Enough with the data-fitted start and the one-cycle schedule (see architecture.py).
+    epochs: int = 4
     batch_size: int = 32
-    learning_rate: float = 3e-3  # the peak of the one-cycle schedule
+    learning_rate: float = 2e-3  # the peak of the one-cycle schedule
+    hard_example_fraction: float = 0.5  # of the training images, visited by each epoch after the second
     val_split: float = 0.2
     seed: int = 0
     augment: bool = False
@@ -63,6 +63,7 @@ class TrainOptions:
             (0 < self.val_split < 0.9, "validation split must be between 0 and 0.9"),
             (self.patience >= 1, "patience must be at least 1"),
             (0 < self.target_ng_recall <= 1, "target NG recall must be in (0, 1]"),
+            (0 < self.hard_example_fraction <= 1, "hard-example fraction must be in (0, 1]"),
         ]
         for ok, message in checks:
             if not ok:
@@ -150,12 +151,11 @@ class PreparedData:
 def prepare_data(ws: Workspace, options: TrainOptions, listener: TrainingListener | None = None,
                  use_disk_cache: bool = True) -> PreparedData:
     listener = listener or TrainingListener()
-    listener.on_stage("Scanning images")
-    report = scan_workspace(ws)
+    listener.on_stage("Reading and decoding images")
+    cache = DecodeCache(options.spec(), ws.root / CACHE_DIR if use_disk_cache else None)
+    report = scan_workspace(ws, listener.on_decode_progress, on_content=cache.take)
     report.require_trainable()
     split = split_stratified(report.images, options.val_split, options.seed)
-    listener.on_stage("Decoding images")
-    cache = DecodeCache(options.spec(), ws.root / CACHE_DIR if use_disk_cache else None)
     records = split.train + split.val
     pixels, labels, problems = cache.load(records, listener.on_decode_progress)
     cache.save()
@@ -169,85 +169,41 @@ def prepare_data(ws: Workspace, options: TrainOptions, listener: TrainingListene
     return data
 
 
-class _KerasBridge:
-    """Builds the Keras callback that forwards progress, honours stop and guards against NaN."""
+class _Progress:
+    """Turns the loop's batch and epoch events into the listener's BatchProgress / EpochMetrics, keeps the
+    best weights by validation loss and decides early stopping."""
 
-    @staticmethod
-    def make(listener: TrainingListener, options: TrainOptions, n_train: int, history: list[EpochMetrics],
-             best: dict):
-        keras = import_keras()
-        batches = math.ceil(n_train / options.batch_size)
-        total = n_train * options.epochs
+    def __init__(self, listener: TrainingListener, options: TrainOptions, plan: EpochPlan):
+        self.listener, self.options, self.plan = listener, options, plan
+        self.t0 = self.epoch_t0 = time.perf_counter()
+        self.done = 0
 
-        class Bridge(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.t0 = time.perf_counter()
-                self.done = 0
+    def on_batch(self, epoch: int, batch: int, batches: int, images: int) -> None:
+        self.done += images
+        rate = self.done / max(time.perf_counter() - self.t0, 1e-6)
+        total = self.plan.total_images
+        self.listener.on_batch(BatchProgress(epoch + 1, self.options.epochs, batch + 1, batches, self.done, total,
+                                             rate, (total - self.done) / rate if rate else 0.0))
+        if self.listener.should_stop():
+            raise TrainingStopped()
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self.epoch = epoch
-                self.epoch_t0 = time.perf_counter()
-
-            def on_train_batch_end(self, batch, logs=None):
-                loss = (logs or {}).get("loss")
-                if loss is not None and not math.isfinite(float(loss)):
-                    raise TrainingError(
-                        f"the loss became NaN at epoch {self.epoch + 1}, batch {batch + 1}: training diverged. "
-                        f"Lower the learning rate (now {options.learning_rate:g}) and check the images.")
-                in_batch = min(options.batch_size, n_train - batch * options.batch_size)
-                self.done += in_batch
-                elapsed = max(time.perf_counter() - self.t0, 1e-6)
-                rate = self.done / elapsed
-                listener.on_batch(BatchProgress(self.epoch + 1, options.epochs, batch + 1, batches, self.done,
-                                                total, rate, (total - self.done) / rate if rate else 0.0))
-                if listener.should_stop():
-                    raise TrainingStopped()
-
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                m = EpochMetrics(epoch + 1, float(logs.get("loss", np.nan)), float(logs.get("accuracy", np.nan)),
-                                 float(logs.get("val_loss", np.nan)), float(logs.get("val_accuracy", np.nan)),
-                                 time.perf_counter() - self.epoch_t0)
-                history.append(m)
-                if not math.isfinite(m.val_loss):
-                    raise TrainingError(f"validation loss became NaN at epoch {m.epoch}: training diverged. "
-                                        f"Lower the learning rate (now {options.learning_rate:g}).")
-                if m.val_loss < best.get("val_loss", math.inf):
-                    best.update(val_loss=m.val_loss, epoch=m.epoch, weights=self.model.get_weights())
-                    best["wait"] = 0
-                else:
-                    best["wait"] = best.get("wait", 0) + 1
-                    if options.early_stopping and best["wait"] >= options.patience:
-                        self.model.stop_training = True
-                listener.on_epoch(m, self.model)
-
-        return Bridge()
-
-
-def _datasets(data: PreparedData, options: TrainOptions):
-    tf = import_tf()
-    keras = import_keras()
-    scale = float(to_model_input(np.array([1], np.uint8))[0])  # the same float32(1/255) as preprocess
-
-    def to_float(x, y):
-        return tf.cast(x, tf.float32) * scale, y
-
-    train = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
-    train = train.shuffle(len(data.y_train), seed=options.seed, reshuffle_each_iteration=True)
-    train = train.batch(options.batch_size).map(to_float, num_parallel_calls=2)
-    if options.augment:
-        augment = keras.Sequential([
-            keras.layers.RandomFlip("horizontal_and_vertical", seed=options.seed),
-            keras.layers.RandomRotation(0.03, fill_mode="reflect", seed=options.seed),
-            keras.layers.RandomBrightness(0.1, value_range=(0.0, 1.0), seed=options.seed),
-        ])
-        train = train.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=2)
-    val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(256).map(to_float)
-    # Fixed parallelism instead of tf.data's autotuning: the steps are a cast and a copy, and tearing down an
-    # autotuned pipeline when fit returns took 2-35 s in our runs (the main thread waited in native code).
-    fixed = tf.data.Options()
-    fixed.autotune.enabled = False
-    return (train.prefetch(2).with_options(fixed), val.cache().prefetch(2).with_options(fixed))
+    def on_epoch(self, epoch: int, result: EpochResult, model, history: list[EpochMetrics], best: dict) -> bool:
+        m = EpochMetrics(epoch + 1, result.loss, result.accuracy, result.val_loss, result.val_accuracy,
+                         time.perf_counter() - self.epoch_t0)
+        history.append(m)
+        self.epoch_t0 = time.perf_counter()
+        if not math.isfinite(m.val_loss):
+            raise TrainingError(f"validation loss became NaN at epoch {m.epoch}: training diverged. "
+                                f"Lower the learning rate (now {self.options.learning_rate:g}).")
+        stop = False
+        if m.val_loss < best.get("val_loss", math.inf):
+            best.update(val_loss=m.val_loss, epoch=m.epoch, weights=model.get_weights(),
+                        val_scores=result.val_scores, wait=0)
+        else:
+            best["wait"] = best.get("wait", 0) + 1
+            stop = self.options.early_stopping and best["wait"] >= self.options.patience
+        self.listener.on_epoch(m, model)
+        return stop
 
 
 def _init_sample(data: PreparedData, options: TrainOptions) -> tuple[np.ndarray, float]:
@@ -281,27 +237,27 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     tf_loader.join()
     keras = import_keras()
     keras.utils.set_random_seed(options.seed)
-    decay_steps = math.ceil(len(data.y_train) / options.batch_size) * options.epochs
+    plan = EpochPlan(len(data.y_train), options.epochs, options.batch_size, options.hard_example_fraction,
+                     options.seed)
     sample, ng_fraction = _init_sample(data, options)
-    model = build_reference_cnn(options.image_size, options.learning_rate, decay_steps, init_sample=sample,
-                                ng_fraction=ng_fraction, warmup_steps=int(decay_steps * WARMUP_FRACTION))
+    model = build_reference_cnn(options.image_size, options.learning_rate, plan.total_steps, init_sample=sample,
+                                ng_fraction=ng_fraction, warmup_steps=int(plan.total_steps * WARMUP_FRACTION))
     del sample
-    train_ds, val_ds = _datasets(data, options)
     history: list[EpochMetrics] = []
     best: dict = {}
-    bridge = _KerasBridge.make(listener, options, len(data.y_train), history, best)
+    progress = _Progress(listener, options, plan)
     listener.on_stage("Training")
     stopped = False
     try:
-        # One dataset of exactly `epochs` passes (each reshuffled) cut into epochs by steps_per_epoch: given one
-        # finite epoch, Keras opens the next epoch's iterator as each epoch ends, also after the last one, and
-        # an endless one keeps prefetching past the end; tearing down that unused work held fit's return for
-        # 2-35 s in our runs. After the last batch this pipeline has nothing left to do.
-        model.fit(train_ds.repeat(options.epochs), validation_data=val_ds, epochs=options.epochs, verbose=0, callbacks=[bridge], shuffle=False,
-                  steps_per_epoch=math.ceil(len(data.y_train) / options.batch_size),
-                  class_weight=_class_weight(data.y_train) if options.class_weighting else None)
+        run_epochs(model, data.x_train, data.y_train, data.x_val, data.y_val, plan, options.batch_size,
+                   progress.on_batch, lambda epoch, result: progress.on_epoch(epoch, result, model, history, best),
+                   class_weight=_class_weight(data.y_train) if options.class_weighting else None,
+                   augment=options.augment, seed=options.seed)
     except TrainingStopped:
         stopped = True
+    except TrainingDiverged as exc:
+        raise TrainingError(f"{exc}: training diverged. Lower the learning rate (now {options.learning_rate:g}) "
+                            f"and check the images.") from None
     except MemoryError:
         raise TrainingError("out of memory while training: lower the batch size or the image size") from None
     except Exception as exc:  # TF surfaces OOM as ResourceExhaustedError
@@ -317,7 +273,7 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
                             f"Lower the learning rate (now {options.learning_rate:g}).")
     model.set_weights(best["weights"])
     listener.on_stage("Measuring on validation images")
-    val_scores = _scores(model, data.x_val)
+    val_scores = best["val_scores"]  # scored with exactly these weights after their epoch
     threshold = default_threshold(data.y_val, val_scores, options.target_ng_recall)
     validation = compute_metrics(data.y_val, val_scores, threshold).to_dict()
     listener.on_stage("Saving model")
@@ -332,14 +288,6 @@ def _import_quietly() -> None:
         import_keras()
     except Exception:  # reported by the import on the training thread, with its message
         pass
-
-
-def _scores(model, x_uint8: np.ndarray) -> np.ndarray:
-    tf = import_tf()
-    fn = tf.function(lambda x: model(x, training=False))
-    out = [fn(tf.constant(to_model_input(x_uint8[i:i + 256]))).numpy().reshape(-1)
-           for i in range(0, len(x_uint8), 256)]
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def build_metadata(ws: Workspace, data: PreparedData, options: TrainOptions, history: list[EpochMetrics],

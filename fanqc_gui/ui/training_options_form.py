@@ -22,7 +22,12 @@ class TrainingOptionsForm(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._base = TrainOptions()  # keeps the options this form does not show (interpolation, target)
-        self.epochs = _spin(1, 500, "How many times the network sees every training image.")
+        self.epochs = _spin(1, 500, "How many passes over the training images. The first two visit every image; "
+                                    "later ones visit the share set below.")
+        self.hard_share = _spin(5, 100, "From the third epoch on, each epoch visits this share of the training "
+                                        "images, drawn by how hard each still is for the model (its loss when "
+                                        "last trained on): most training time goes where the model still errs. "
+                                        "100 % = every image in every epoch.", " % of images", 5)
         self.batch_size = _spin(1, 1024, "Images per learning step. Smaller uses less memory; 32 suits most PCs.")
         self.learning_rate = QDoubleSpinBox(decimals=5, minimum=0.00001, maximum=0.5, singleStep=0.0001,
                                             toolTip="How big each learning step is. Too high: the loss jumps or "
@@ -53,6 +58,7 @@ class TrainingOptionsForm(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Epochs", self.epochs)
+        form.addRow("Epochs 3+ visit", self.hard_share)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Learning rate", self.learning_rate)
         form.addRow("Image size", self.image_size)
@@ -65,7 +71,8 @@ class TrainingOptionsForm(QWidget):
         form.addRow("", self.defaults_button)
 
         self.set_options(self._base)
-        for box in (self.epochs, self.batch_size, self.image_size, self.val_split, self.seed, self.patience):
+        for box in (self.epochs, self.hard_share, self.batch_size, self.image_size, self.val_split, self.seed,
+                    self.patience):
             box.valueChanged.connect(self._on_field_changed)
         self.learning_rate.valueChanged.connect(self._on_field_changed)
         for check in (self.augment, self.class_weighting, self.early_stopping):
@@ -73,7 +80,8 @@ class TrainingOptionsForm(QWidget):
         self.defaults_button.clicked.connect(self._on_defaults_clicked)
 
     def options(self) -> TrainOptions:
-        return replace(self._base, epochs=self.epochs.value(), batch_size=self.batch_size.value(),
+        return replace(self._base, epochs=self.epochs.value(), hard_example_fraction=self.hard_share.value() / 100.0,
+                       batch_size=self.batch_size.value(),
                        learning_rate=self.learning_rate.value(), image_size=self.image_size.value(),
                        val_split=self.val_split.value() / 100.0, seed=self.seed.value(),
                        augment=self.augment.isChecked(), class_weighting=self.class_weighting.isChecked(),
@@ -81,11 +89,12 @@ class TrainingOptionsForm(QWidget):
 
     def set_options(self, options: TrainOptions) -> None:
         self._base = options
-        widgets = (self.epochs, self.batch_size, self.learning_rate, self.image_size, self.val_split, self.seed,
+        widgets = (self.epochs, self.hard_share, self.batch_size, self.learning_rate, self.image_size, self.val_split, self.seed,
                    self.augment, self.class_weighting, self.early_stopping, self.patience)
         for w in widgets:
             w.blockSignals(True)
         self.epochs.setValue(options.epochs)
+        self.hard_share.setValue(round(options.hard_example_fraction * 100))
         self.batch_size.setValue(options.batch_size)
         self.learning_rate.setValue(options.learning_rate)
         self.image_size.setValue(options.image_size)
@@ -98,6 +107,7 @@ class TrainingOptionsForm(QWidget):
         for w in widgets:
             w.blockSignals(False)
         self.patience.setEnabled(options.early_stopping)
+        self.hard_share.setEnabled(options.epochs > 2)
         self.options_changed.emit()
 
     def model_name(self) -> str | None:
@@ -106,6 +116,7 @@ class TrainingOptionsForm(QWidget):
     @Slot()
     def _on_field_changed(self) -> None:
         self.patience.setEnabled(self.early_stopping.isChecked())
+        self.hard_share.setEnabled(self.epochs.value() > 2)
         self.options_changed.emit()
 
     @Slot()

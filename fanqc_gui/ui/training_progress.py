@@ -63,7 +63,9 @@ class TrainingProgress(QWidget):
 
     def start(self, options: TrainOptions) -> None:
         self.reset(options.epochs)
-        self.add_line(f"Started: {options.epochs} epochs, batch size {options.batch_size}, learning rate "
+        hard = (f" (epochs 3+ visit {options.hard_example_fraction:.0%} of the images, mostly the hard ones)"
+                if options.epochs > 2 and options.hard_example_fraction < 1 else "")
+        self.add_line(f"Started: {options.epochs} epochs{hard}, batch size {options.batch_size}, learning rate "
                       f"{options.learning_rate:g}, {options.image_size}x{options.image_size} px.")
 
     def show_stage(self, text: str) -> None:

@@ -21,11 +21,13 @@ def decode_counter(monkeypatch):
     """Counts the files the cache actually decodes."""
     decoded = []
 
-    def counting_decode(path):
-        decoded.append(path.name)
-        return decode_image(path)
+    real = decode_cache._pixels
 
-    monkeypatch.setattr(decode_cache, "decode_image", counting_decode)
+    def counting_decode(spec, path, data=None):
+        decoded.append(path.name)
+        return real(spec, path, data)
+
+    monkeypatch.setattr(decode_cache, "_pixels", counting_decode)
     return decoded
 
 
@@ -100,13 +102,12 @@ def test_cached_pixels_equal_preprocess_of_the_file(demo_workspace):
 @pytest.mark.skipif(not tensorflow_available(), reason="TensorFlow not installed")
 def test_training_pipeline_float_input_equals_preprocess_bit_for_bit(demo_workspace):
     """What the network is trained on == what `preprocess` gives the station camera for the same picture."""
-    from fanqc_gui.core.training import _datasets
+    from fanqc_gui.core.training_loop import model_input
 
     ws = open_workspace(demo_workspace)
     options = TrainOptions(image_size=32, seed=5)
     data = prepare_data(ws, options)
-    _, val_ds = _datasets(data, options)
-    fed = np.concatenate([x.numpy() for x, _ in val_ds])
+    fed = model_input(data.x_val).numpy()
     val_records = split_stratified(scan_workspace(ws).images, options.val_split, options.seed).val
     expected = np.stack([preprocess(decode_image(r.path), options.spec()) for r in val_records])
     assert fed.dtype == np.float32 and fed.shape == expected.shape == (10, 32, 32, 3)
@@ -114,19 +115,3 @@ def test_training_pipeline_float_input_equals_preprocess_bit_for_bit(demo_worksp
     # The camera path: the same bytes decoded by OpenCV as a frame.
     frames = [cv2.imdecode(np.fromfile(r.path, np.uint8), cv2.IMREAD_COLOR) for r in val_records]
     assert np.array_equal(fed, np.stack([preprocess(f, options.spec()) for f in frames]))
-
-
-@pytest.mark.skipif(not tensorflow_available(), reason="TensorFlow not installed")
-def test_training_batches_hold_each_training_image_once_per_epoch(demo_workspace):
-    from fanqc_gui.core.training import _datasets
-
-    ws = open_workspace(demo_workspace)
-    options = TrainOptions(image_size=32, batch_size=8)
-    data = prepare_data(ws, options)
-    train_ds, _ = _datasets(data, options)
-    batches = [x.numpy() for x, _ in train_ds]
-    assert max(len(b) for b in batches) == 8
-    fed = np.concatenate(batches)
-    expected = to_model_input(data.x_train)
-    key = lambda a: sorted(a.reshape(len(a), -1).sum(axis=1).tolist())  # noqa: E731 - order-free signature
-    assert key(fed) == key(expected)

@@ -66,15 +66,17 @@ def recorded_run(tmp_path_factory, demo_workspace_template):
 def test_batches_report_growing_progress_speed_and_eta(recorded_run):
     _, _, rec = recorded_run
     per_epoch = math.ceil(N_TRAIN / 8)
-    assert len(rec.batches) == 3 * per_epoch
+    hard = round(N_TRAIN * 0.5)  # the third epoch visits the harder half of the images
+    assert len(rec.batches) == 2 * per_epoch + math.ceil(hard / 8)
     assert [(b.epoch, b.batch) for b in rec.batches[:per_epoch + 1]] == [
         *((1, i) for i in range(1, per_epoch + 1)), (2, 1)]
+    assert {b.batches for b in rec.batches if b.epoch == 3} == {math.ceil(hard / 8)}
     done = [b.images_done for b in rec.batches]
     assert all(a < b for a, b in zip(done, done[1:]))
-    assert done[-1] == rec.batches[-1].images_total == 3 * N_TRAIN
+    assert done[-1] == rec.batches[-1].images_total == 2 * N_TRAIN + hard
     assert all(b.images_per_s > 0 and b.eta_s >= 0 for b in rec.batches)
     assert rec.batches[-1].eta_s == 0 and rec.batches[0].eta_s > 0
-    assert {(b.epochs, b.batches) for b in rec.batches} == {(3, per_epoch)}
+    assert {(b.epochs, b.batches) for b in rec.batches if b.epoch < 3} == {(3, per_epoch)}
 
 
 def test_each_epoch_reports_loss_accuracy_and_validation(recorded_run):
@@ -89,7 +91,7 @@ def test_each_epoch_reports_loss_accuracy_and_validation(recorded_run):
 
 def test_stages_and_decode_progress_are_reported(recorded_run):
     _, _, rec = recorded_run
-    assert rec.stages == ["Scanning images", "Decoding images", "Loading TensorFlow", "Training",
+    assert rec.stages == ["Reading and decoding images", "Loading TensorFlow", "Training",
                           "Measuring on validation images", "Saving model"]
     assert rec.decodes[-1] == (48, 48)
 

@@ -100,6 +100,12 @@ def test_the_page_shows_what_will_be_trained_on_and_the_network(qtbot, demo_work
         assert page.architecture.row_texts()[1][1] == "30 x 30 x 32"
         assert page.start_button.isEnabled()
         assert page.options_form.options().epochs == 4  # engine defaults
+        form = page.options_form
+        assert form.hard_share.value() == 50 and form.hard_share.isEnabled()
+        form.hard_share.setValue(100)
+        assert form.options().hard_example_fraction == 1.0  # every image in every epoch
+        form.epochs.setValue(2)
+        assert not form.hard_share.isEnabled()  # only epochs 3+ are hard-example epochs
     finally:
         page.shutdown()
 

@@ -98,7 +98,7 @@ def test_a_run_reports_every_epoch_and_saves_a_model_that_is_not_activated(qtbot
     result = rec.ends[0][1]
     assert result.model.name == "worker run" and result.model.folder.is_dir()
     assert (store.root / "active.json").read_text() == active_before  # nothing became active
-    assert rec.stages[:3] == ["Scanning images", "Decoding images", "Loading TensorFlow"] and "Training" in rec.stages
+    assert rec.stages[:2] == ["Reading and decoding images", "Loading TensorFlow"] and "Training" in rec.stages
     assert [m.epoch for m in rec.epochs] == [1, 2]
     assert all(isinstance(b, BatchProgress) for b in rec.batches)
     assert [b.epoch for b in rec.batches if b.batch == b.batches] == [1, 2]  # each epoch's last batch arrives
@@ -136,7 +136,7 @@ def test_stop_ends_the_run_at_once_and_saves_nothing_unless_asked(qtbot, engine,
 def test_stop_before_the_first_batch_ends_the_run_without_training(qtbot, engine, demo_workspace, tmp_path):
     store = ModelStore(tmp_path / "models")
     worker = TrainingWorker(engine, open_workspace(demo_workspace), store, _options())
-    worker.stage_changed.connect(lambda stage: worker.request_stop() if stage == "Decoding images" else None)
+    worker.stage_changed.connect(lambda stage: worker.request_stop() if stage == "Reading and decoding images" else None)
     rec = _run(qtbot, worker)
     assert rec.ends == [("training_stopped", StoppedRun(None, False))]
     assert rec.epochs == [] and store.list() == []
