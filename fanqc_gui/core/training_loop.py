@@ -46,7 +46,6 @@ class EpochPlan:
 
     def __init__(self, n_images: int, epochs: int, batch_size: int, hard_fraction: float = 1.0, seed: int = 0):
         self.n = n_images
-        self.hard_fraction = hard_fraction
         self.sizes = [n_images if (e < FULL_EPOCHS or hard_fraction >= 1.0) else
                       max(1, min(n_images, round(hard_fraction * n_images))) for e in range(epochs)]
         self.batches = [math.ceil(size / batch_size) for size in self.sizes]
@@ -90,16 +89,16 @@ def run_epochs(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarra
         for b in range(plan.batches[epoch]):
             idx = order[b * batch_size:(b + 1) * batch_size]
             y = y_train[idx]
-            per_image, hits = train_step(tf.constant(x_train[idx]), tf.constant(y),
-                                         tf.constant(weights[y.astype(np.int64)]))
+            w = weights[y.astype(np.int64)]
+            per_image, hits = train_step(tf.constant(x_train[idx]), tf.constant(y), tf.constant(w))
             per_image = per_image.numpy()
             if not np.all(np.isfinite(per_image)):
                 raise TrainingDiverged(f"the loss became NaN at epoch {epoch + 1}, batch {b + 1}")
             last_losses[idx] = per_image
-            loss_sum += float(np.sum(per_image * weights[y.astype(np.int64)]))
+            loss_sum += float(np.sum(per_image * w))
             correct += float(hits)
             on_batch(epoch, b, plan.batches[epoch], len(idx))
-        val_losses, val_scores = _validate(val_step, x_val, y_val, tf)
+        val_losses, val_scores = _validate(val_step, x_val, y_val)
         size = plan.sizes[epoch]
         result = EpochResult(loss_sum / size, correct / size, float(np.mean(val_losses)),
                              float(np.mean((val_scores > 0.5) == (y_val > 0.5))), val_scores)
@@ -149,7 +148,8 @@ def _validation_step(model):
     return step
 
 
-def _validate(step, x_val, y_val, tf) -> tuple[np.ndarray, np.ndarray]:
+def _validate(step, x_val, y_val) -> tuple[np.ndarray, np.ndarray]:
+    tf = import_tf()
     losses, scores = [], []
     for i in range(0, len(y_val), VALIDATION_BATCH):
         loss, p = step(tf.constant(x_val[i:i + VALIDATION_BATCH]), tf.constant(y_val[i:i + VALIDATION_BATCH]))
