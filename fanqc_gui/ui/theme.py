@@ -20,6 +20,8 @@ LIGHT = {
     "ngBorder": "#e6a19b", "ngButton": "#fcefee", "active": "#5b8def", "drop": "#2f6fe0", "dropFill": "#eef4ff",
     "header": "#eceff3", "goHeader": "#e2f3e6", "goLine": "#34a853", "ngHeader": "#fbe4e2", "ngLine": "#d93025",
     "inboxLine": "#9aa3ae", "countFill": "rgba(0, 0, 0, 0.08)",
+    "warnFill": "#fff4ce", "warnText": "#5c4400", "warnBorder": "#e0c36a", "text": "#111827",
+    "plotBackground": "#ffffff", "plotForeground": "#374151", "cellFill": "#ffffff", "cellText": "#111827",
 }
 DARK = {
     "window": "#1d2026", "hint": "#9aa3ae", "label": "#b4bcc7", "panel": "#262a31", "border": "#3a3f47",
@@ -28,6 +30,8 @@ DARK = {
     "ngBorder": "#7a3531", "ngButton": "#3a2423", "active": "#6b9bff", "drop": "#4f8bff", "dropFill": "#23314d",
     "header": "#2b2f36", "goHeader": "#1f3326", "goLine": "#34a853", "ngHeader": "#3a2423", "ngLine": "#e0463a",
     "inboxLine": "#6b7280", "countFill": "rgba(255, 255, 255, 0.12)",
+    "warnFill": "#4a3b0b", "warnText": "#ffe7a3", "warnBorder": "#8a6d1c", "text": "#e5e7eb",
+    "plotBackground": "#1f2329", "plotForeground": "#d1d5db", "cellFill": "#262a31", "cellText": "#e5e7eb",
 }
 
 _following_system: list[QApplication] = []
@@ -69,6 +73,13 @@ def _follow_system(app: QApplication) -> None:
 def current_scheme() -> str:
     app = QApplication.instance()
     return (app.property("fanqcScheme") if app is not None else None) or "light"
+
+
+def colour(name: str) -> QColor:
+    """A named colour of the scheme now shown (see LIGHT / DARK). Widgets that paint with it re-read it on
+    QEvent.PaletteChange, which every widget receives when the theme changes."""
+    table = DARK if current_scheme() == "dark" else LIGHT
+    return QColor(table[name])
 
 
 def dark_palette() -> QPalette:
