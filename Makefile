@@ -3,12 +3,20 @@ PY ?= .venv/bin/python
 SHARED ?= ../shared
 CASTING ?= $(SHARED)/datasets/casting
 
-.PHONY: run venv test test-fast lint screenshots bench-train bench-infer bench-thumbnails package clean
+.PHONY: run venv system-packages system-packages-tests test test-fast lint screenshots bench-train bench-infer bench-thumbnails package clean
 
 venv:
 	bash .ci/setup-venv
 
-test: venv
+# Debian/Ubuntu system libraries of Qt's xcb plugin (and, for the tests, Xvfb, openbox, xdotool): installed
+# when missing (with sudo when not root); other systems get the list to install.
+system-packages:
+	bash tools/install-system-packages.sh
+
+system-packages-tests:
+	bash tools/install-system-packages.sh --tests
+
+test: venv system-packages-tests
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 test-fast:
@@ -42,5 +50,5 @@ package:
 clean:
 	rm -rf build dist *.egg-info .pytest_cache
 
-run: venv
+run: venv system-packages
 	.venv/bin/fanqc-gui $(WORKSPACE)

@@ -140,15 +140,25 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     app = ensure_app(load_settings().theme)
-    launch(args.workspace)
+    parts = launch(args.workspace)  # noqa: F841 -- held here too while the event loop runs
     return app.exec()
+
+
+# The running windows' compositions. A top-level window belongs to its Python wrapper: once nothing refers to
+# it, the next garbage collection (gui_thread_gc.py, every second) deletes the window with every page and
+# worker under it, while their threads still run ("QThread: Destroyed while thread ... is still running",
+# abort). The application holds what it launched until that window has closed.
+_running: list[AppParts] = []
 
 
 def launch(workspace: str | None = None) -> AppParts:
     """The window on screen with the user's settings and model store; on the very first start the demo
-    model is installed and the demo workspace generated, so every page has something to show."""
+    model is installed and the demo workspace generated, so every page has something to show. The window
+    stays alive until it is closed, whether or not the caller keeps what this returns."""
     settings = load_settings()
     parts = build_app(settings, ModelStore(default_model_store()))
+    _running.append(parts)
+    parts.window.closing.connect(lambda: _running.remove(parts) if parts in _running else None)
     parts.window.show()
     first_model = _install_demo_model_on_first_start(parts, settings)
     parts.workspaces.start(workspace)

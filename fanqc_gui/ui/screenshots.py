@@ -46,15 +46,14 @@ def render(out_dir: Path, size: tuple[int, int] = (1440, 900)) -> list[Path]:
             target = out_dir / f"{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}.png"
             save_grab(parts.window, target)
             written.append(target)
-        written += render_dialogs_and_dark_theme(app, parts, out_dir)
+        written += render_dialogs(app, parts, out_dir)
         parts.window.close()
     return written
 
 
-def render_dialogs_and_dark_theme(app, parts, out_dir: Path) -> list[Path]:
-    """Edit > Settings…, Help > About, and the dataset page in the dark theme."""
+def render_dialogs(app, parts, out_dir: Path) -> list[Path]:
+    """Edit > Settings… and Help > About."""
     from .about_dialog import AboutDialog
-    from .theme import apply_theme
 
     written = []
     for name, dialog in (("settings", parts.settings_actions.settings_dialog()), ("about", AboutDialog(parts.window))):
@@ -63,11 +62,6 @@ def render_dialogs_and_dark_theme(app, parts, out_dir: Path) -> list[Path]:
         save_grab(dialog, out_dir / f"{name}.png")
         written.append(out_dir / f"{name}.png")
         dialog.close()
-    apply_theme(app, "dark")
-    _wait(app, lambda: False, 0.3)
-    save_grab(parts.window, out_dir / "dataset_dark.png")
-    written.append(out_dir / "dataset_dark.png")
-    apply_theme(app, "light")
     return written
 
 
@@ -94,6 +88,40 @@ def render_pages_with_models(out_dir: Path) -> list[Path]:
         insight_ws, insight_store = make_insight_demo(Path(tmp) / "insight")
         written += render_insight_screenshot(out_dir / "insight.png", insight_ws, insight_store,
                                              feature_maps_path=out_dir / "insight_feature_maps.png")
+        # Every page of the real window at the smallest supported screen, and in the dark theme.
+        written += render_window_pages(out_dir, insight_ws.root, insight_store, (1280, 720), "light", "_1280x720")
+        written += render_window_pages(out_dir, insight_ws.root, insight_store, (1440, 900), "dark", "_dark")
+    return written
+
+
+def render_window_pages(out_dir: Path, workspace: Path, store, size: tuple[int, int], scheme: str,
+                        suffix: str) -> list[Path]:
+    """Each page of the whole window (menus, status bar and all) as a user sees it at `size` in `scheme`."""
+    from ..app import build_app, ensure_app
+    from ..core.app_settings import AppSettings
+    from .theme import apply_theme
+
+    app = ensure_app()
+    apply_theme(app, scheme)
+    parts = build_app(AppSettings(), store)
+    parts.window.resize(*size)
+    parts.window.show()
+    parts.workspaces.open_path(workspace)
+    panes = parts.dataset.panes.values()
+    _wait(app, lambda: all(p.model.rowCount() for p in panes) and all(p.view.visible_thumbnails_loaded()
+                                                                      for p in panes), 15)
+    written = []
+    for title, _page in parts.window.pages():
+        parts.window.set_current_page(title)
+        if title == "Insight":  # predictions start when the page is shown
+            _wait(app, lambda: parts.insight.is_busy(), 2)
+            _wait(app, lambda: not parts.insight.is_busy(), 60)
+        _wait(app, lambda: False, 0.5)  # let layout and paint settle
+        target = out_dir / f"{re.sub(r'[^a-z0-9]+', '-', title.lower()).strip('-')}{suffix}.png"
+        save_grab(parts.window, target)
+        written.append(target)
+    parts.window.close()
+    apply_theme(app, "light")
     return written
 
 

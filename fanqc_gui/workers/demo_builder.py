@@ -14,8 +14,9 @@ class DemoBuilder(QThread):
     demo_ready = Signal(str)  # workspace root
     demo_failed = Signal(str)  # reason
 
-    def __init__(self, root: str | Path, **options):
-        super().__init__()
+    def __init__(self, root: str | Path, parent=None, **options):
+        # With a parent, Qt ties the thread's life to its owner's (the owner waits for it when it closes).
+        super().__init__(parent)
         self.setObjectName("fanqc-demo-builder")
         self._root = Path(root)
         self._options = options
