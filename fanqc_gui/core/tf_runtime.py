@@ -109,11 +109,14 @@ def import_tf():
     global _tf
     if _tf is not None:
         return _tf
+    # TF_CPP_MIN_LOG_LEVEL=3 silences the import's C++ chatter. The import is NOT wrapped in
+    # quiet_native_output: training imports TF on a background thread, and redirecting the process's
+    # stdout/stderr from there swallowed whatever the main thread printed meanwhile (`fanqc train`'s own
+    # error, its --json document) when it failed during the import.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        with quiet_native_output():
-            import tensorflow as tf
-            import keras  # noqa: F401 - imported here so its start-up output is filtered too
+        import tensorflow as tf
+        import keras  # noqa: F401
     except ImportError as exc:
         advice = ("this is the station build; train with the full FanQC build" if getattr(sys, "frozen", False)
                   else f"install the training extra: {INSTALL_HINT}")

@@ -1,0 +1,27 @@
+"""`fanqc` as a user runs it (a subprocess): a failure in the first seconds of training, while TensorFlow is
+still being imported in the background, prints its one-line error and, with --json, its JSON document."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+def _fanqc(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fanqc_gui.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@pytest.mark.parametrize("json_output", [True, False], ids=["json", "text"])
+def test_train_without_ng_images_says_why(demo_workspace, json_output):
+    shutil.rmtree(demo_workspace / "NG")
+    result = _fanqc("train", str(demo_workspace), *(["--json"] if json_output else []))
+    assert result.returncode == 2
+    assert "fanqc: error:" in result.stderr and "NG" in result.stderr.split("fanqc: error:")[1]
+    if json_output:
+        document = json.loads(result.stdout)
+        assert "NG" in document["error"]
