@@ -5,6 +5,7 @@ half model and never touches another model. Keras files are loaded in safe mode.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -138,6 +139,7 @@ class ModelStore:
 
     # ---- writing -------------------------------------------------------------------------------------
     def new_id(self, prefix: str = "") -> str:
+        """A free id (creation time, -2, -3... on a clash). Only `reserve_id` makes it ours."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{prefix}{stamp}"
         candidate, n = base, 1
@@ -146,12 +148,30 @@ class ModelStore:
             candidate = f"{base}-{n}"
         return candidate
 
+    def reserve_id(self, model_id: str | None = None) -> str:
+        """Claim an id by creating its (empty) folder exclusively: two trainings that finish in the same second
+        (two windows, two `fanqc train`) get two ids instead of one overwriting or failing on the other. An
+        empty folder has no metadata, so listings skip it until the model is renamed into it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if model_id is not None:
+            os.mkdir(self.root / model_id)  # FileExistsError: the caller chose a taken id
+            return model_id
+        while True:
+            candidate = self.new_id()
+            try:
+                os.mkdir(self.root / candidate)
+                return candidate
+            except FileExistsError:
+                continue  # another saver took it between new_id and mkdir
+
     def save(self, keras_model, metadata: dict, tflite_bytes: bytes | None, model_id: str | None = None,
              extra_files: dict[str, bytes] | None = None) -> ModelInfo:
         """Write a new model folder atomically: temp folder, fsync, rename. extra_files: more files of the
         model (e.g. the station's fast model), written into the same folder before the rename."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        model_id = model_id or self.new_id()
+        try:
+            model_id = self.reserve_id(model_id)
+        except FileExistsError:
+            raise ModelStoreError(f"a model '{model_id}' already exists in {self.root}") from None
         metadata = {**metadata, "schema": METADATA_SCHEMA, "id": model_id}
         metadata.setdefault("created", now_iso())
         metadata.setdefault("name", model_id)
@@ -166,10 +186,12 @@ class ModelStore:
                 write_bytes_atomic(tmp / name, data)
             write_json_atomic(tmp / METADATA_FILE, metadata)
             _fsync_file(tmp / KERAS_FILE)
-            os.rename(tmp, self.root / model_id)
+            os.rename(tmp, self.root / model_id)  # replaces the reserved empty folder in one step (POSIX)
             fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.rmdir(self.root / model_id)  # our reservation, still empty
             raise
         return self.get(model_id)
 
