@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
-import tempfile
 import time
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 from pathlib import Path
+
+from .atomic_io import mkstemp_shared
 
 LOG_DIR = ".fanqc"
 LOG_FILE = "inspections.sqlite"
@@ -170,7 +171,7 @@ class InspectionLog:
         self.flush()
         dest = Path(dest)
         where, params = self._filters(run_id=run_id, since=since)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        fd, tmp = mkstemp_shared(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
         n = 0
         try:
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
