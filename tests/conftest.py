@@ -5,6 +5,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import fanqc_gui  # noqa: E402,F401 - sets OpenCV's decode limit before a test module imports cv2
 
 import pytest  # noqa: E402
 

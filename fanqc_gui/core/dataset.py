@@ -16,7 +16,8 @@ from typing import Callable
 
 import numpy as np
 
-from .imaging import ImageError, check_bytes, is_image_file
+from .image_files import list_image_files, read_image_file
+from .imaging import ImageError, check_bytes
 from .workspace import CLASS_NAMES, GO, NG, ClassMapping, Workspace
 
 MIN_IMAGES_PER_CLASS = 4
@@ -86,12 +87,9 @@ class ScanReport:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files directly in folder (by extension, any case), sorted by name."""
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return []
-    return sorted(Path(e.path) for e in entries if e.is_file() and is_image_file(e.name))
+    """Usable image files directly in folder (by extension, any case), sorted by name; see image_files.py for
+    what is skipped (loops, dangling links, folders, pipes, hidden files)."""
+    return list_image_files(folder)[0]
 
 
 def scan_folders(root: Path, mapping: ClassMapping, progress: ProgressFn | None = None,
@@ -108,7 +106,11 @@ def scan_folders(root: Path, mapping: ClassMapping, progress: ProgressFn | None 
     report = ScanReport(root=root, mapping=mapping)
     if inbox_folder:
         report.inbox_count = len(list_images(root / inbox_folder))
-    jobs = [(p, label) for label in (GO, NG) for p in list_images(root / mapping.folder_of(label))]
+    jobs = []
+    for label in (GO, NG):
+        found, skipped = list_image_files(root / mapping.folder_of(label), inside=root)
+        jobs += [(p, label) for p in found]
+        report.problems += [Problem(s.path, s.reason) for s in skipped]
     done = 0
 
     def examine(job):
@@ -149,11 +151,10 @@ def _examine(path: Path, on_content: ContentFn | None = None) -> tuple[str, os.s
     """(digest, stat) for a usable file, or the reason it cannot be used."""
     try:
         st = path.stat()
-        data = path.read_bytes()
+        data = read_image_file(path)
+        check_bytes(data)
     except OSError as exc:
         return f"cannot read file: {exc.strerror or exc}"
-    try:
-        check_bytes(data)
     except ImageError as exc:
         return str(exc)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()

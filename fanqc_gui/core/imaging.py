@@ -13,8 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-MAX_PIXELS = 100_000_000  # larger images are refused before decoding: they would cost gigabytes
+from .image_files import IMAGE_SUFFIXES, ImageError, is_image_file, read_image_file  # noqa: F401
+
+# Larger images are refused before decoding: they would cost gigabytes. OpenCV enforces the same limit for
+# every format (OPENCV_IO_MAX_IMAGE_PIXELS, set in fanqc_gui/__init__.py before cv2 loads).
+MAX_PIXELS = 100_000_000
 
 INTERPOLATIONS = {
     "nearest": cv2.INTER_NEAREST,
@@ -25,14 +28,6 @@ INTERPOLATIONS = {
 }
 # float32(1/255) applied by multiplication everywhere (numpy and tf.data), so results are bit-identical.
 SCALE_1_255 = np.float32(1.0 / 255.0)
-
-
-class ImageError(ValueError):
-    """A file that cannot be used as an image; the message says why in plain words."""
-
-
-def is_image_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -87,16 +82,8 @@ def load_for_model(path: str | Path, spec: PreprocessSpec) -> np.ndarray:
 
 def decode_image(path: str | Path) -> np.ndarray:
     """Decode a file into BGR uint8, whatever its depth or channels. Raises ImageError with the reason."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()  # Python I/O: works for non-ASCII paths, unlike cv2.imread on Windows
-    except FileNotFoundError:
-        raise ImageError("file not found") from None
-    except IsADirectoryError:
-        raise ImageError("is a folder, not a file") from None
-    except OSError as exc:
-        raise ImageError(f"cannot read file: {exc.strerror or exc}") from None
-    return decode_bytes(data)
+    # Python I/O (works for non-ASCII paths, unlike cv2.imread on Windows); regular files of a sane size only.
+    return decode_bytes(read_image_file(path))
 
 
 def check_bytes(data: bytes) -> str:
@@ -119,7 +106,12 @@ def decode_bytes(data: bytes) -> np.ndarray:
     buf = np.frombuffer(data, dtype=np.uint8)
     # COLOR|ANYDEPTH: grey, palette, RGBA and CMYK all come back as 3-channel BGR; 16-bit stays 16-bit.
     # EXIF rotation is ignored, as PIL (the reference pipeline) and camera frames ignore it.
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION)
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error as exc:
+        if "MAX_IMAGE_PIXELS" in str(exc):
+            raise ImageError(f"image too large (over {MAX_PIXELS // 1_000_000} MP)") from None
+        raise ImageError(f"cannot decode {kind.upper()} data (corrupt or unsupported variant)") from None
     if img is None:
         raise ImageError(f"cannot decode {kind.upper()} data (corrupt, truncated or unsupported variant)")
     return _to_bgr_uint8(img)

@@ -50,11 +50,11 @@ def test_every_image_extension_in_any_case_is_listed(tmp_path):
     _fill(root / "NG", 4, 100)
     (root / "GO" / "readme.txt").write_text("not an image")
     (root / "GO" / "anim.gif").write_bytes(b"GIF89a")
-    (root / "GO" / "sub.jpg").mkdir()  # a folder that looks like an image is not listed
+    (root / "GO" / "sub.jpg").mkdir()  # a folder that looks like an image is not listed: it is reported
     report = scan_folders(root, ClassMapping())
     assert _names(r.path for r in report.images if r.label == GO) == set(names)
     assert report.counts["GO"] == len(names) and report.counts["NG"] == 4
-    assert report.problems == []
+    assert [(p.path.name, "folder" in p.reason) for p in report.problems] == [("sub.jpg", True)]
 
 
 def test_explicit_mapping_100_is_go_and_60_is_ng(tmp_path):
