@@ -3,9 +3,11 @@
 Labels are folders, so relabelling an image is moving its file. Every move here:
 
 * never overwrites: a name clash gets a suffix, ``name (2).jpg``, ``name (3).jpg`` ...
-* is atomic on one filesystem: the new name is created with ``os.link`` (which fails rather than replace
-  an existing file, even one created a microsecond ago by another program), then the old name is removed;
-* copies, fsyncs, verifies (hash) and only then removes the source across filesystems;
+* is atomic on one filesystem, also towards other programs: one ``renameat2(RENAME_NOREPLACE)`` moves whatever
+  file holds the name at that instant and fails rather than replace an existing one (a link-then-unlink
+  pair had a window in which another program's rename or rewrite left the file in two folders or lost it);
+* copies, fsyncs, verifies (hash) across filesystems, then takes the source away under a private name and
+  removes it only if it is still the file that was copied; a file changed meanwhile is left where it was;
 * changes nothing for a file that vanished or sits in / goes to a read-only folder, and says why.
 
 ``import_files`` copies files from outside the workspace (originals untouched); undoing an import moves the
@@ -13,11 +15,13 @@ copies into the trash folder, because the app never deletes permanently.
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,22 +103,46 @@ def copy_file(src: Path, dest_dir: Path, name: str | None = None, remove_source:
     removed the copy is taken back, so nothing changes.
     """
     src, dest_dir = Path(src), Path(dest_dir)
+    try:
+        before = os.stat(src)
+    except FileNotFoundError:
+        raise MoveError(_VANISHED) from None
+    except OSError as exc:
+        raise MoveError(f"cannot read it: {_why(exc)}") from None
     tmp = _copy_to_temp(src, dest_dir)
     try:
         final = _place(tmp, dest_dir, name or src.name, sync)
     finally:
         _unlink_quietly(tmp)
     if remove_source:
-        try:
-            os.unlink(src)
-        except FileNotFoundError:
-            pass  # vanished meanwhile: the verified copy is now the only one, so keep it
-        except OSError as exc:
-            _unlink_quietly(final)
-            raise MoveError(f"cannot remove it from {src.parent.name}/: {_why(exc)}") from None
+        _remove_if_unchanged(src, before, final)
         if sync:
             fsync_dir(src.parent)
     return final
+
+
+def _remove_if_unchanged(src: Path, copied: os.stat_result, copy: Path) -> None:
+    """Remove the original of a verified cross-filesystem copy, unless another program changed or replaced it
+    since the copy began: then the copy is taken back and the original stays (and the user is told)."""
+    aside = src.with_name(f".fanqc-moving-{os.getpid()}-{src.name}")
+    try:
+        _rename_no_replace(src, aside)  # from here no other program reaches it by its name
+    except FileNotFoundError:
+        return  # vanished meanwhile: the verified copy is now the only one, so keep it
+    except OSError as exc:
+        _unlink_quietly(copy)
+        raise MoveError(f"cannot remove it from {src.parent.name}/: {_why(exc)}") from None
+    now = os.stat(aside)
+    if (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) == (copied.st_ino, copied.st_dev, copied.st_size,
+                                                                  copied.st_mtime_ns):
+        _unlink_quietly(aside)
+        return
+    _unlink_quietly(copy)
+    try:
+        _place(aside, src.parent, src.name, sync=False)  # back under its name (suffixed if taken meanwhile)
+    except MoveError:
+        pass  # it stays under the private name: found again by the user, never deleted
+    raise MoveError("another program changed it while it was being copied; it was left where it was")
 
 
 def _copy_to_temp(src: Path, dest_dir: Path) -> Path:
@@ -154,7 +182,7 @@ def _place(src: Path, dest_dir: Path, name: str, sync: bool) -> Path:
     """Give src a new name in dest_dir without ever replacing an existing file, then drop the old name."""
     for candidate in _candidates(dest_dir, name):
         try:
-            _link_no_replace(src, candidate)
+            _rename_no_replace(src, candidate)
         except FileExistsError:
             continue
         except FileNotFoundError:
@@ -164,14 +192,10 @@ def _place(src: Path, dest_dir: Path, name: str, sync: bool) -> Path:
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 raise _CrossDevice() from None
+            if isinstance(exc, PermissionError) and os.access(dest_dir, os.W_OK) and not os.access(src.parent,
+                                                                                                os.W_OK):
+                raise MoveError(f"cannot remove it from {src.parent.name}/: {_why(exc)}") from None
             raise MoveError(f"cannot write to {dest_dir.name}/: {_why(exc)}") from None
-        try:
-            os.unlink(src)
-        except FileNotFoundError:
-            pass  # already gone (the no-link fallback renames)
-        except OSError as exc:
-            _unlink_quietly(candidate)  # take the new name back: nothing changed
-            raise MoveError(f"cannot remove it from {src.parent.name}/: {_why(exc)}") from None
         if sync:
             fsync_dir(dest_dir)
             if src.parent != dest_dir:
@@ -180,27 +204,70 @@ def _place(src: Path, dest_dir: Path, name: str, sync: bool) -> Path:
     raise MoveError(f"no free name for {name} in {dest_dir.name}/")
 
 
-def _link_no_replace(src: Path, dst: Path) -> None:
-    """Make dst a name of src's file; FileExistsError if dst exists, however new. Never replaces a file."""
+def _rename_no_replace(src: Path, dst: Path) -> None:
+    """Rename src to dst in one step; FileExistsError if dst exists, however new. Never replaces a file."""
     if os.name == "nt":
         os.rename(src, dst)  # Windows' rename refuses to replace an existing file
         return
+    if _renameat2 is not None:
+        if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # else: this file system cannot
+            raise OSError(err, os.strerror(err), str(src), None, str(dst))
+    _link_then_unlink(src, dst)
+
+
+def _link_then_unlink(src: Path, dst: Path) -> None:
+    """For file systems without renameat2: a second name, then the first removed, but only while src still
+    names the file that was linked (another program may have replaced it in between)."""
     try:
         os.link(src, dst, follow_symlinks=False)
-        return
+        linked = os.stat(dst, follow_symlinks=False)
     except FileExistsError:
         raise
     except OSError as exc:
         if exc.errno not in _NO_LINK_ERRNOS:
             raise
-    # No hard links here (FAT, exFAT, some shares): reserve the name exclusively, then replace only our
-    # own empty placeholder.
-    os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        # No hard links here (FAT, exFAT, some shares): reserve the name exclusively, then replace only our
+        # own empty placeholder.
+        os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        try:
+            os.replace(src, dst)
+        except OSError:
+            _unlink_quietly(dst)
+            raise
+        return
     try:
-        os.replace(src, dst)
-    except OSError:
-        _unlink_quietly(dst)
-        raise
+        current = os.stat(src, follow_symlinks=False)
+    except FileNotFoundError:
+        return  # renamed or removed by another program after our link: dst is its only name now
+    if (current.st_ino, current.st_dev) != (linked.st_ino, linked.st_dev):
+        _unlink_quietly(dst)  # src now names another file: leave both alone
+        raise MoveError("another program replaced it while it was being moved; nothing was moved")
+    try:
+        os.unlink(src)
+    except OSError as exc:
+        _unlink_quietly(dst)  # take the new name back: nothing changed
+        raise MoveError(f"cannot remove it from {src.parent.name}/: {_why(exc)}") from None
+
+
+def _load_renameat2():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):  # glibc < 2.28, musl without it
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_renameat2 = _load_renameat2()
 
 
 def _require_writable(folder: Path, doing: str) -> None:

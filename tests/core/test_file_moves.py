@@ -149,18 +149,20 @@ def test_read_only_folder_changes_nothing(tmp_path, which):
         locked.chmod(0o755)
 
 
-def test_failed_source_removal_takes_the_new_name_back(tmp_path, monkeypatch):
-    """Simulates a read-only source folder even as root: unlink of the source fails after linking."""
+def test_a_source_folder_that_refuses_removal_changes_nothing(tmp_path, monkeypatch):
+    """Simulates a read-only source folder even as root (where chmod has no effect): the OS refuses the
+    rename out of it and says the folder is not writable."""
     d = _ws(tmp_path)
     a = _write(d["inbox"] / "a.jpg", b"A")
-    real_unlink = os.unlink
+    real_rename, real_access = file_moves._rename_no_replace, os.access
 
-    def unlink(path, *args, **kwargs):
-        if Path(path) == a:
+    def rename(src, dst):
+        if Path(src) == a:
             raise PermissionError(errno.EACCES, "Permission denied")
-        return real_unlink(path, *args, **kwargs)
+        return real_rename(src, dst)
 
-    monkeypatch.setattr(file_moves.os, "unlink", unlink)
+    monkeypatch.setattr(file_moves, "_rename_no_replace", rename)
+    monkeypatch.setattr(file_moves.os, "access", lambda p, mode: Path(p) != d["inbox"] and real_access(p, mode))
     res = MoveJournal(d["trash"]).move([a], d["GO"])
     assert res.done == [] and "cannot remove it from inbox/" in res.failed[0][1]
     assert a.read_bytes() == b"A" and not any(d["GO"].iterdir())
@@ -172,12 +174,13 @@ def test_cross_filesystem_move_copies_verifies_and_removes(tmp_path, monkeypatch
     _write(d["GO"] / "a.jpg", b"taken")
     mtime = a.stat().st_mtime_ns
 
-    def link(src, dst, **kwargs):
-        if not Path(src).name.startswith(".fanqc-"):
+    def link(src, dst, **kwargs):  # inbox/ and GO/ on two file systems
+        if Path(src).parent != Path(dst).parent and not Path(src).name.startswith(".fanqc-"):
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         return os_link(src, dst, **kwargs)
 
     os_link = os.link
+    monkeypatch.setattr(file_moves, "_renameat2", None)  # the link path, where EXDEV is simulated
     monkeypatch.setattr(file_moves.os, "link", link)
     dst = move_file(a, d["GO"])
     assert dst == d["GO"] / "a (2).jpg" and dst.read_bytes() == b"A" * 3_000_000
@@ -208,6 +211,7 @@ def test_no_hardlink_filesystem_fallback_never_overwrites(tmp_path, monkeypatch)
     def no_link(src, dst, **kwargs):
         raise OSError(errno.EPERM, "Operation not permitted")
 
+    monkeypatch.setattr(file_moves, "_renameat2", None)  # a file system with neither renameat2 nor links
     monkeypatch.setattr(file_moves.os, "link", no_link)
     assert move_file(a, d["GO"]) == d["GO"] / "a (2).jpg"
     assert (d["GO"] / "a.jpg").read_bytes() == b"old" and (d["GO"] / "a (2).jpg").read_bytes() == b"A"
@@ -297,3 +301,91 @@ def test_random_moves_undos_redos_keep_every_file(ops, names):
         while j.can_undo:
             assert j.undo().ok
         assert _layout(root) == initial_layout
+
+
+def test_cross_filesystem_move_leaves_a_file_changed_during_the_copy(tmp_path, monkeypatch):
+    """Another program rewrites the original while it is being copied to another file system: the copy is
+    taken back and the original, with its new content, stays where it was."""
+    d = _ws(tmp_path)
+    a = _write(d["inbox"] / "a.jpg", b"old content")
+    real_copy = file_moves._copy_to_temp
+
+    def copy_then_rewrite(src, dest_dir):
+        tmp = real_copy(src, dest_dir)
+        replacement = src.with_name("writer.tmp")
+        replacement.write_bytes(b"new content from another program")
+        os.replace(replacement, src)  # how most programs save: a new file under the old name
+        return tmp
+
+    monkeypatch.setattr(file_moves, "_renameat2", None)
+    os_link = os.link
+
+    def link(src, dst, **kwargs):  # inbox/ and GO/ on two file systems
+        if Path(src).parent != Path(dst).parent and not Path(src).name.startswith(".fanqc-"):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return os_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(file_moves.os, "link", link)
+    monkeypatch.setattr(file_moves, "_copy_to_temp", copy_then_rewrite)
+    res = MoveJournal(d["trash"]).move([a], d["GO"])
+    assert res.done == [] and "another program changed it" in res.failed[0][1]
+    assert a.read_bytes() == b"new content from another program"
+    assert not any(d["GO"].iterdir()) and sorted(p.name for p in d["inbox"].iterdir()) == ["a.jpg"]
+
+
+def test_moves_race_an_outside_program_without_losing_or_doubling_files(tmp_path):
+    """Sorting while another program renames files and saves new versions over them in the same folders: no
+    file ends up with two names (in GO and NG at once) and no saved version is lost."""
+    import random
+    import threading
+    import time
+
+    d = _ws(tmp_path)
+    for i in range(40):
+        _write(d["GO" if i % 2 else "NG"] / f"p{i}.jpg", f"{i}:0".encode())
+    latest = {i: 0 for i in range(40)}
+    stop = threading.Event()
+    rng_w, rng_m = random.Random(1), random.Random(2)
+
+    def files():
+        return [p for k in ("GO", "NG") for p in d[k].iterdir() if not p.name.startswith(".")]
+
+    def writer():
+        n = 0
+        while not stop.is_set():
+            candidates = files()
+            if not candidates:
+                continue
+            p = rng_w.choice(candidates)
+            n += 1
+            try:
+                ident = int(p.read_bytes().split(b":")[0])
+                if rng_w.random() < 0.5:
+                    os.rename(p, p.with_name(f"w{n}-{p.name}"))  # renamed by the other program
+                else:
+                    tmp = p.with_name(f".w{n}.tmp")
+                    version = latest[ident] + 1
+                    tmp.write_bytes(f"{ident}:{version}".encode())
+                    os.replace(tmp, p)  # a new version saved over it
+                    latest[ident] = version
+            except (FileNotFoundError, ValueError):
+                continue
+
+    journal = MoveJournal(d["trash"])
+    thread = threading.Thread(target=writer)
+    thread.start()
+    deadline = time.monotonic() + 3
+    moves = 0
+    while time.monotonic() < deadline:
+        candidates = files()
+        pick = rng_m.sample(candidates, min(3, len(candidates)))
+        journal.move(pick, d[rng_m.choice(("GO", "NG"))])
+        moves += len(pick)
+    stop.set()
+    thread.join()
+    assert moves > 200
+    found = files()
+    assert all(p.stat().st_nlink == 1 for p in found), "a file has two names"
+    contents = {p.read_bytes() for p in found}
+    lost = [f"{i}:{v}" for i, v in latest.items() if f"{i}:{v}".encode() not in contents]
+    assert not lost, f"saved versions lost: {lost}"

@@ -33,11 +33,12 @@ def url_mime(paths) -> QMimeData:
 
 def drop(widget, mime: QMimeData) -> QDropEvent:
     """Deliver drag-enter, drag-move and drop to widget (a pane's viewport) as the platform would."""
+    # QDragEnterEvent/QDragMoveEvent take a QPoint, QDropEvent a QPointF (PySide6 6.11)
     pos = QPointF(20, 20)
-    enter = QDragEnterEvent(pos, ACTIONS, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(pos.toPoint(), ACTIONS, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted(), "the pane refused the drag"
-    move = QDragMoveEvent(pos, ACTIONS, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    move = QDragMoveEvent(pos.toPoint(), ACTIONS, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, move)
     event = QDropEvent(pos, ACTIONS, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, event)
