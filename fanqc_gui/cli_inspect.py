@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 
 
@@ -92,9 +95,12 @@ def cmd_inspect(args) -> dict:
     summary = RunSummary()
     grabber = FrameGrabber(open_source(spec), realtime=args.realtime, loop=args.loop,
                            on_status=status_recorder(summary, on_status))
+    stop = threading.Event()
     try:
-        grabber.start()
-        run_station(station, grabber, args.frames, on_progress=on_progress, summary=summary)
+        with _stop_on_signals(stop, summary):
+            grabber.start()
+            run_station(station, grabber, args.frames, should_stop=stop.is_set, on_progress=on_progress,
+                        summary=summary)
     finally:
         grabber.stop()
         station.close()
@@ -120,6 +126,29 @@ def cmd_inspect(args) -> dict:
                      f"{out['fps']} frames/s; model latency p50 {out['latency_p50_ms']} ms, "
                      f"p99 {out['latency_p99_ms']} ms; {out['captures_saved']} images saved")
     return out
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event, summary):
+    """SIGTERM (a service manager's stop) and SIGINT end the run between two frames: every judged frame is
+    logged, its capture paired with its row, and the summary printed, instead of dying mid-batch."""
+    received: list[str] = []
+
+    def handler(signum, _frame):
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    wanted = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, handler) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        if received:
+            summary.stopped_by = f"stopped by {received[0]}"
 
 
 def _ms(v: float | None) -> float | None:

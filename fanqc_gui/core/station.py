@@ -214,6 +214,8 @@ class Station:
         info = self.predictor.info
         self.log.add(LogEntry(now, self.settings.name, self.run_id, self.source, frame.index, info.id,
                               self.predictor.threshold, p_ng, verdict, rel, str(roi), latency_ms))
+        if saved is not None:
+            self.log.flush()  # a kept image is committed with its row at once: a kill leaves no orphan capture
         self.counters.add(verdict)
         self.latency.add(latency_ms)
         self.preprocess_latency.add((t1 - t0) * 1000.0)

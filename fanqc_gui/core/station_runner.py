@@ -49,6 +49,9 @@ def run_station(station: Station, grabber: FrameGrabber, max_frames: int | None 
                 continue
             station.process(item)
             summary.frames += 1
+            if should_stop is not None and should_stop():  # a service manager's SIGTERM: stop between frames
+                summary.stopped_by = "stopped"
+                break
             if on_progress is not None and time.perf_counter() >= next_progress:
                 next_progress += progress_every_s
                 summary.seconds = time.perf_counter() - t0
