@@ -1,16 +1,26 @@
-"""A 2 x 2 confusion matrix whose cells are buttons: clicking one filters the table to exactly those images."""
+"""A 2 x 2 confusion matrix whose cells are buttons: clicking one filters the table to exactly those images.
+
+Cell colours come from the theme (theme.colour) and are re-read when the theme changes."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import QButtonGroup, QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
+
+from . import theme
 
 # (folder, verdict) -> what the cell means on the line
 CELL_TEXT = {("GO", "GO"): "good parts passed", ("GO", "NG"): "good parts rejected",
              ("NG", "GO"): "defects missed", ("NG", "NG"): "defects caught"}
-RIGHT_STYLE = "background: #e7f5ea; border: 1px solid #8fcb9f; color: #1d6b33;"
-WRONG_STYLE = "background: #fde8e6; border: 1px solid #e6a19b; color: #a3241c;"
-EMPTY_STYLE = "background: #f6f7f9; border: 1px solid #d9dce1; color: #6b7280;"
-CHECKED = "border: 3px solid #2f6fe0;"
+# (fill, border, text) theme colour names per kind of cell
+CELL_COLOURS = {"right": ("goButton", "goBorder", "goText"), "wrong": ("ngButton", "ngBorder", "ngText"),
+                "empty": ("cellFill", "border", "hint")}
+
+
+def cell_style(kind: str, checked: bool) -> str:
+    fill, border, text = (theme.colour(name).name() for name in CELL_COLOURS[kind])
+    edge = f"3px solid {theme.colour('drop').name()}" if checked else f"1px solid {border}"
+    return (f"QPushButton {{ background: {fill}; border: {edge}; color: {text}; border-radius: 5px; "
+            f"font-weight: 600; padding: 4px; }}")
 
 
 class ConfusionMatrix(QWidget):
@@ -20,6 +30,7 @@ class ConfusionMatrix(QWidget):
         super().__init__(parent)
         self.counts = {cell: 0 for cell in CELL_TEXT}
         self.buttons: dict[tuple[str, str], QPushButton] = {}
+        self._scheme = theme.current_scheme()
         self._group = QButtonGroup(self)
         self._group.setExclusive(False)
         grid = QGridLayout(self)
@@ -34,7 +45,7 @@ class ConfusionMatrix(QWidget):
             for col, verdict in enumerate(("GO", "NG"), start=1):
                 button = QPushButton(checkable=True)
                 button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-                button.setMinimumHeight(46)
+                button.setMinimumHeight(44)
                 button.setToolTip(f"Show the images filed {folder} that the model calls {verdict}")
                 button.clicked.connect(lambda checked, cell=(folder, verdict): self._on_cell_clicked(cell, checked))
                 self._group.addButton(button)
@@ -67,11 +78,25 @@ class ConfusionMatrix(QWidget):
                 button.setChecked(False)
                 self._style(button, *cell)
 
+    def kind(self, cell: tuple[str, str]) -> str:
+        """"empty", "right" or "wrong": how the cell is coloured."""
+        folder, verdict = cell
+        return "empty" if self.counts[cell] == 0 else "right" if folder == verdict else "wrong"
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            # The theme announces itself with the palette, before its colour table is switched: re-read after.
+            QTimer.singleShot(0, self, self._follow_theme)
+
+    def _follow_theme(self) -> None:
+        if theme.current_scheme() != self._scheme:
+            self._scheme = theme.current_scheme()
+            for cell, button in self.buttons.items():
+                self._style(button, *cell)
+
     def _style(self, button: QPushButton, folder: str, verdict: str) -> None:
-        n = self.counts[(folder, verdict)]
-        base = EMPTY_STYLE if n == 0 else RIGHT_STYLE if folder == verdict else WRONG_STYLE
-        extra = CHECKED if button.isChecked() else ""
-        button.setStyleSheet(f"QPushButton {{ {base} {extra} border-radius: 5px; font-weight: 600; padding: 4px; }}")
+        button.setStyleSheet(cell_style(self.kind((folder, verdict)), button.isChecked()))
 
     def _on_cell_clicked(self, cell: tuple[str, str], checked: bool) -> None:
         for other, button in self.buttons.items():

@@ -25,14 +25,15 @@ class _LayerTiles(ScaledImage):
     """One layer's mosaic; knows which tile is where, for the tooltip."""
 
     def __init__(self, name: str, maps: np.ndarray):
-        super().__init__(smooth=False, background="#ffffff", min_side=60)
+        super().__init__(smooth=False, background="panel", min_side=60)
         self.name = name
         self.maps = maps
         self.columns = columns_for(maps.shape[2])
         grey = feature_mosaic(maps, self.columns, GAP)
         colours = cv2.applyColorMap(grey, cv2.COLORMAP_VIRIDIS)[..., ::-1]  # BGR -> RGB
-        colours[_gap_mask(maps.shape, self.columns)] = 255  # the gaps (255 in the mosaic too) stay white
-        self.set_image(rgb_qimage(colours))
+        alpha = np.full(grey.shape, 255, np.uint8)
+        alpha[_gap_mask(maps.shape, self.columns)] = 0  # the gaps show the theme's panel colour
+        self.set_image(rgb_qimage(np.dstack([colours, alpha])))
 
     def channel_at(self, pos) -> int:
         rect = self.image_rect()

@@ -10,10 +10,11 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from ..core.insight import kernel_images, kernel_text, kernels_from_weights
+from . import theme
 from .array_image import rgb_qimage
 
 GAP = 4
@@ -99,7 +100,7 @@ class _KernelCanvas(QWidget):
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         if not self.images:
-            painter.setPen(QColor("#6b7280"))
+            painter.setPen(theme.colour("hint"))  # read as drawn: follows the theme
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # crisp weight pixels
@@ -107,7 +108,7 @@ class _KernelCanvas(QWidget):
             rect = self.tile_rect(i)
             painter.drawImage(rect, image)
             hot = i == self.hovered
-            painter.setPen(QPen(QColor("#2f6fe0" if hot else "#c3c8cf"), 2 if hot else 1))
+            painter.setPen(QPen(theme.colour("drop" if hot else "border"), 2 if hot else 1))
             painter.drawRect(rect.adjusted(-1, -1, 0, 0))
         painter.end()
 

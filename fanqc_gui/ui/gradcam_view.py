@@ -5,16 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QEvent, Qt, QTimer, Slot
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ..core.insight import heatmap_colors, overlay_heatmap
 from ..workers.insight_worker import ImageInsight
+from . import theme
 from .array_image import ScaledImage, bgr_qimage
 
 DEFAULT_OPACITY = 45
-VERDICT_STYLE = {"NG": "color: white; background: #c62828;", "GO": "color: white; background: #2e7d32;",
-                 None: "color: #374151; background: #e5e7eb;"}
+# The verdict chip: white on the pane line colours (strong in both themes); no verdict: the theme's header.
+VERDICT_COLOURS = {"NG": ("ngLine", None), "GO": ("goLine", None), None: ("header", "label")}
+
+
+def verdict_style(verdict: str | None) -> str:
+    fill, text = VERDICT_COLOURS.get(verdict, VERDICT_COLOURS[None])
+    colour = theme.colour(text).name() if text else "white"
+    return f"color: {colour}; background: {theme.colour(fill).name()};"
 
 
 class GradcamView(QWidget):
@@ -34,10 +41,14 @@ class GradcamView(QWidget):
         self.verdict_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.folder_label = QLabel("", wordWrap=True)
         self.legend = QLabel(wordWrap=True, objectName="hint")
-        self.colour_bar = ScaledImage(smooth=True, background="#ffffff", min_side=8)
+        self.colour_bar = ScaledImage(smooth=True, background="panel", min_side=8)
         bar = heatmap_colors(np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :].repeat(6, axis=0))
         self.colour_bar.set_image(bgr_qimage(bar))
         self.colour_bar.setFixedHeight(10)
+        self._verdict: str | None = None
+        self._folder = ""
+        self._threshold: float | None = None  # None: no line saying whether the verdict is right
+        self._scheme = theme.current_scheme()
         self._build_layout()
         self.opacity.valueChanged.connect(self._on_opacity_value_changed)
         self._on_opacity_value_changed(self.opacity.value())
@@ -77,13 +88,13 @@ class GradcamView(QWidget):
         self.insight = None
         self.file_label.setText("")
         self.image.set_image(None, message)
-        self._set_facts(None, None, "", "")
+        self._set_facts(None, None, "", None)
         self.legend.setText("")
 
     def show_verdict_only(self, message: str, p_ng: float | None, verdict: str | None, folder: str) -> None:
         """The engine's P(NG) and verdict without a heatmap (e.g. no TensorFlow); message says why."""
         self.clear(message)
-        self._set_facts(p_ng, verdict, folder, "")
+        self._set_facts(p_ng, verdict, folder, None)
 
     def show_loading(self, path: str) -> None:
         self.file_label.setText(Path(path).name)
@@ -105,7 +116,7 @@ class GradcamView(QWidget):
         self.legend.setText(
             f"Red = where the last convolution found the most evidence for <b>{towards}</b> (Grad-CAM, "
             f"computed on the {w}×{h} picture the model sees). Keras P(NG) {insight.p_ng:.4f}.")
-        self._set_facts(p_ng, verdict, folder, _agreement(folder, verdict, threshold))
+        self._set_facts(p_ng, verdict, folder, threshold)
 
     def overlay_array(self) -> np.ndarray | None:
         """The picture currently drawn (BGR), for tests."""
@@ -114,17 +125,32 @@ class GradcamView(QWidget):
         return overlay_heatmap(self.insight.bgr, self.insight.heatmap, self.opacity.value() / 100.0)
 
     # ---- internals --------------------------------------------------------------------------------------
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            QTimer.singleShot(0, self, self._follow_theme)  # the colour table switches after the palette
+
+    def _follow_theme(self) -> None:
+        if theme.current_scheme() != self._scheme:
+            self._scheme = theme.current_scheme()
+            self._show_verdict()
+
     def _redraw(self) -> None:
         picture = self.overlay_array()
         if picture is not None:
             self.image.set_image(bgr_qimage(picture))
 
-    def _set_facts(self, p_ng, verdict, folder: str, agreement: str) -> None:
+    def _set_facts(self, p_ng, verdict, folder: str, threshold: float | None) -> None:
         self.p_ng_label.setText("–" if p_ng is None else f"{p_ng:.3f}")
         self.verdict_label.setText(f"  {verdict}  " if verdict else "")
+        self._verdict, self._folder, self._threshold = verdict, folder, threshold
+        self._show_verdict()
+
+    def _show_verdict(self) -> None:
         self.verdict_label.setStyleSheet("font-size: 14pt; font-weight: 700; border-radius: 4px; padding: 2px 8px;"
-                                         + VERDICT_STYLE.get(verdict, VERDICT_STYLE[None]))
-        self.folder_label.setText(f"Filed in <b>{folder}</b><br>{agreement}" if folder else "")
+                                         + verdict_style(self._verdict))
+        agreement = "" if self._threshold is None else _agreement(self._folder, self._verdict, self._threshold)
+        self.folder_label.setText(f"Filed in <b>{self._folder}</b><br>{agreement}" if self._folder else "")
 
     @Slot(int)
     def _on_opacity_value_changed(self, value: int) -> None:
@@ -139,5 +165,6 @@ def _agreement(folder: str, verdict: str | None, threshold: float) -> str:
         return f"Unsorted: the model says {verdict} (threshold {threshold:.3f})"
     if folder == verdict:
         return f"✓ right at threshold {threshold:.3f}"
-    return (f"<span style='color:#c62828'><b>✗ wrong</b></span> at threshold {threshold:.3f}: "
+    wrong = theme.colour("ngText").name()
+    return (f"<span style='color:{wrong}'><b>✗ wrong</b></span> at threshold {threshold:.3f}: "
             f"mislabelled, or a case the model has not learned")

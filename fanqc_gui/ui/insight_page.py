@@ -2,18 +2,21 @@
 predictions, confusion matrix, ROC), why (Grad-CAM), and acting on it (re-filing images, accepting inbox
 suggestions, saving a threshold the station then uses).
 
-    page = InsightPage(workspace, store, journal=dataset_page.journal, thumbnails=thumbnail_loader)
+    page = InsightPage(workspace, catalogue, journal=dataset_page.journal, thumbnails=thumbnail_loader)
     training_page.first_layer_weights_ready.connect(page.show_live_filters)  # live filters per epoch
     training_page.model_trained.connect(lambda model_id: page.refresh_models(prefer=model_id))
 
-Predictions run in a PredictionWorker; Keras work (filters, feature maps, Grad-CAM) in an InsightWorker
-that owns the loaded model. The main window calls `shutdown()` before closing.
+The page observes the ModelCatalogue (a plain ModelStore is wrapped in one) and saves thresholds through it,
+so every page shows a saved threshold at once. Predictions run in a PredictionWorker; Keras work (filters,
+feature maps, Grad-CAM) in an InsightWorker that owns the loaded model. The main window calls `shutdown()`
+before closing.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from ..core import tf_runtime
 from ..core.file_moves import MoveJournal
@@ -21,6 +24,7 @@ from ..core.model_store import ModelInfo, ModelStore, ModelStoreError, now_iso
 from ..core.workspace import Workspace
 from ..core.workspace_predictions import WorkspacePredictions
 from ..workers.insight_worker import ImageInsight, InsightWorker, ModelFilters
+from ..workers.model_catalogue import ModelCatalogue, as_catalogue
 from ..workers.thumbnail_loader import ThumbnailLoader
 from .feature_map_view import FeatureMapView
 from .filter_grid import FilterGrid
@@ -30,7 +34,9 @@ from .model_chooser import ModelChooser
 from .prediction_model import folder_of_path
 from .prediction_run import PredictionRunBar
 from .prediction_table import PredictionTable
-from .threshold_panel import ThresholdPanel
+from .threshold_panel import ThresholdPanel, confirm_threshold, model_max_false_reject, model_target_ng_recall
+
+BUSY_WIDTH = 190  # the worker's status line: elided, never widens the page
 
 
 def _group(title: str, *widgets: QWidget) -> QGroupBox:
@@ -47,13 +53,16 @@ class InsightPage(QWidget):
     files_moved = Signal(list)  # [(old, new)]: the dataset page can follow
     threshold_saved = Signal(str, float)  # model id, threshold
 
-    def __init__(self, workspace: Workspace | None, store: ModelStore, journal: MoveJournal | None = None,
-                 parent: QWidget | None = None, *, thumbnails: ThumbnailLoader | None = None):
-        """journal: the dataset page's MoveJournal (moves undo together); thumbnails: the app's shared
-        ThumbnailLoader (without one the page runs its own, stopped by `shutdown`)."""
+    def __init__(self, workspace: Workspace | None, models: ModelStore | ModelCatalogue,
+                 journal: MoveJournal | None = None, parent: QWidget | None = None, *,
+                 thumbnails: ThumbnailLoader | None = None):
+        """models: the app's ModelCatalogue (or a ModelStore, wrapped in one); journal: the dataset page's
+        MoveJournal (moves undo together); thumbnails: the app's shared ThumbnailLoader (without one the page
+        runs its own, stopped by `shutdown`)."""
         super().__init__(parent)
         self.setObjectName("insightPage")
-        self.store = store
+        self.catalogue = as_catalogue(models, self)
+        self.store = self.catalogue.store
         self.workspace: Workspace | None = None
         self.predictions: WorkspacePredictions | None = None
         self._own_thumbnails = thumbnails is None
@@ -64,13 +73,14 @@ class InsightPage(QWidget):
         self._shut_down = False
         # Filters, feature maps and Grad-CAM read the Keras model; predictions and the threshold run on LiteRT.
         self._keras_missing = tf_runtime.missing_reason("Filters, feature maps and Grad-CAM")
-        self.insight = InsightWorker(store, self)
-        self.models = ModelChooser(store)
+        self.insight = InsightWorker(self.store, self)
+        self.models = ModelChooser(self.catalogue)
+        self.models.setMaximumWidth(420)
         self.reload_button = QPushButton("↻", toolTip="Re-read the model store")
         self.reload_button.setFixedWidth(32)
-        self.run_bar = PredictionRunBar(store)
+        self.run_bar = PredictionRunBar(self.store)
         self.busy_label = QLabel(objectName="hint")
-        self.busy_label.setFixedWidth(230)  # long texts must not widen the page
+        self.busy_label.setFixedWidth(BUSY_WIDTH)  # long texts must not widen the page
         self.table = PredictionTable(self.thumbnails)
         self.fixer = LabelFixer()
         self.gradcam = GradcamView()
@@ -87,25 +97,29 @@ class InsightPage(QWidget):
     def _build_layout(self) -> None:
         top = QHBoxLayout()
         top.addWidget(QLabel("Model"))
-        top.addWidget(self.models)
+        top.addWidget(self.models, 1)
         top.addWidget(self.reload_button)
-        top.addSpacing(12)
-        top.addWidget(self.run_bar, 1)
+        top.addSpacing(8)
+        top.addWidget(self.run_bar, 2)
         top.addWidget(self.busy_label)
         left = _group("Every image: what the model says", self.fixer, self.table)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.filters, "First-layer filters")
-        self.tabs.addTab(self.feature_maps, "Feature maps of this image")
+        self.tabs.addTab(self.filters, "Filters")
+        self.tabs.setTabToolTip(0, "First-layer filters: the patterns the model's first convolution looks for")
+        self.tabs.addTab(self.feature_maps, "Feature maps")
+        self.tabs.setTabToolTip(1, "Feature maps of the chosen image: how each filter responds to it")
+        self.tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
+        self.tabs.tabBar().setExpanding(False)
         middle = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
         middle.addWidget(_group("Why this verdict", self.gradcam))
         middle.addWidget(self.tabs)
-        middle.setSizes([420, 330])
+        middle.setSizes([400, 300])
         self.gradcam.title.hide()  # the group box says it
         right = _group("Confusion matrix and threshold", self.threshold)
-        columns = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
+        self.columns = columns = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
         for widget in (left, middle, right):
             columns.addWidget(widget)
-        columns.setSizes([610, 390, 440])
+        columns.setSizes([560, 330, 390])
         columns.setStretchFactor(0, 3)
         columns.setStretchFactor(1, 2)
         columns.setStretchFactor(2, 2)
@@ -122,8 +136,9 @@ class InsightPage(QWidget):
             self.table.view.addAction(action)
 
     def _connect(self) -> None:
+        self.catalogue.changed.connect(self._on_catalogue_changed)
         self.models.model_chosen.connect(self._on_models_model_chosen)
-        self.reload_button.clicked.connect(lambda: self.refresh_models())
+        self.reload_button.clicked.connect(self.catalogue.notify_changed)
         self.run_bar.start_requested.connect(self.run_predictions)
         self.run_bar.predictions_ready.connect(self._on_run_bar_predictions_ready)
         self.run_bar.prediction_failed.connect(self._on_run_bar_prediction_failed)
@@ -141,20 +156,24 @@ class InsightPage(QWidget):
         self.insight.filters_ready.connect(self._on_insight_filters_ready)
         self.insight.image_ready.connect(self._on_insight_image_ready)
         self.insight.insight_failed.connect(self._on_insight_failed)
-        self.insight.status_changed.connect(self.busy_label.setText)
+        self.insight.status_changed.connect(self._on_insight_status_changed)
 
     # ---- public -----------------------------------------------------------------------------------------
     def set_workspace(self, workspace: Workspace | None, journal: MoveJournal | None = None) -> None:
-        """Show another workspace; journal: the dataset page's, so moves are undone together."""
-        if workspace is None:
-            self.run_bar.cancel()
+        """Show another workspace as if the page were freshly built on it; journal: the dataset page's, so
+        moves are undone together. A run for the previous workspace is stopped and its result dropped."""
         self.workspace = workspace
+        self._ran_for = None
+        self.predictions = None
+        self.run_bar.discard("Not predicted yet", False)
+        self.table.reset()
+        info = self.models.current_info()
+        self.threshold.reset(info.threshold if info else 0.5, model_target_ng_recall(info) if info else None)
         self.fixer.set_context(workspace, journal)
+        self.fixer.reset()
+        self.busy_label.clear()
         self._clear_predictions("Open a workspace to see predictions." if workspace is None else "")
         self._maybe_run()
-
-    def set_journal(self, journal: MoveJournal | None) -> None:
-        self.fixer.set_context(self.workspace, journal)
 
     @property
     def journal(self) -> MoveJournal | None:
@@ -166,7 +185,7 @@ class InsightPage(QWidget):
 
     @Slot()
     def refresh_models(self, prefer: str | None = None) -> None:
-        """Re-read the store (after training or importing); `prefer` chooses a model by id."""
+        """Re-read the catalogue (it calls this on every change); `prefer` chooses a model by id."""
         if not self.models.refresh(prefer):
             info = self.models.current_info()
             if info is not None:
@@ -226,24 +245,34 @@ class InsightPage(QWidget):
             self._on_table_current_changed(self.table.current_row())
 
     @Slot(float, object)
-    def save_threshold(self, threshold: float, rule: dict | None = None) -> None:
-        """Write the threshold into the chosen model's metadata (atomically); the station picks it up."""
+    def save_threshold(self, threshold: float, rule: dict | None = None, confirm: bool = True) -> bool:
+        """Write the threshold into the chosen model's metadata (atomically, through the catalogue); the
+        station picks it up. A threshold that rejects many good parts, misses the model's target NG recall or
+        rests on too few images is saved only after the user says so (unless confirm is False)."""
         info = self.models.current_info()
         if info is None:
-            return
+            return False
+        target = model_target_ng_recall(info)
+        check = self.threshold.check(threshold, target, model_max_false_reject(info))
+        if confirm and check.concerns() and not confirm_threshold(self, check, info.name,
+                                                                  self.threshold.scope_text()):
+            self.status_message.emit(f"Threshold not saved: {info.name} keeps {info.threshold:.4f}.")
+            return False
+        rule = {**(rule or {}), "saved": now_iso()}
+        rule.setdefault("target_ng_recall", target)  # what the model is held to next time
         try:
-            new = self.store.update_metadata(info.folder, threshold=float(threshold),
-                                             threshold_rule={**(rule or {}), "saved": now_iso()})
+            new = self.catalogue.update_metadata(info.folder, threshold=float(threshold), threshold_rule=rule)
         except (ModelStoreError, OSError) as exc:
             self.status_message.emit(f"⚠ Could not save the threshold: {exc}")
-            return
+            return False
         self.models.replace_info(new)
         self.threshold.mark_saved(new.threshold)
-        active = self.store.active_id() == new.id
+        active = self.catalogue.active_id() == new.id
         where = ("The camera station uses it from now on (this is the active model)." if active else
                  "The station will use it once this model is activated.")
         self.status_message.emit(f"Saved threshold {new.threshold:.4f} to {new.name}. {where}")
         self.threshold_saved.emit(new.id, new.threshold)
+        return True
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop the workers and wait for them (never terminates a thread). True when all ended in time."""
@@ -257,8 +286,6 @@ class InsightPage(QWidget):
     # ---- internals --------------------------------------------------------------------------------------
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._shut_down:
-            self.refresh_models()  # models trained or imported meanwhile appear in the chooser
         self._maybe_load_filters()
         self._maybe_run()
 
@@ -282,8 +309,9 @@ class InsightPage(QWidget):
 
     def _clear_predictions(self, message: str) -> None:
         self.predictions = None
+        info = self.models.current_info()
         self.table.set_rows([], self.threshold.threshold)
-        self.threshold.set_rows([], self.models.current_info().threshold if self.models.current_info() else 0.5)
+        self.threshold.set_rows([], info.threshold if info else 0.5, model_target_ng_recall(info) if info else None)
         self.fixer.update_suggestions([], 0.5)
         self.gradcam.clear()
         self.feature_maps.clear("Choose an image in the table to see how each filter responds to it.")
@@ -305,6 +333,17 @@ class InsightPage(QWidget):
         self.gradcam.show_loading(row.path)
         self.insight.inspect(info, row.path, towards=row.verdict(self.threshold.threshold))
 
+    @Slot()
+    def _on_catalogue_changed(self) -> None:
+        if not self._shut_down:
+            self.refresh_models()
+
+    @Slot(str)
+    def _on_insight_status_changed(self, text: str) -> None:
+        metrics = self.busy_label.fontMetrics()
+        self.busy_label.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, BUSY_WIDTH))
+        self.busy_label.setToolTip(text)
+
     @Slot(object)
     def _on_models_model_chosen(self, info: ModelInfo | None) -> None:
         self._live_updates = 0
@@ -325,7 +364,7 @@ class InsightPage(QWidget):
             return  # for a model or workspace that is no longer shown
         self.predictions = result
         self.table.set_rows(result.rows, info.threshold)
-        self.threshold.set_rows(result.rows, info.threshold)
+        self.threshold.set_rows(result.rows, info.threshold, model_target_ng_recall(info))
         self.fixer.update_suggestions(result.rows, self.threshold.threshold)
         if result.validation_missing:
             self.status_message.emit(f"{result.validation_missing} of the model's validation images are not in "

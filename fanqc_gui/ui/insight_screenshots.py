@@ -1,6 +1,9 @@
-"""Screenshot of the insight page with real content: insight.png (and insight_feature_maps.png).
+"""Screenshots of the insight page with real content: insight.png (and insight_feature_maps.png), and the
+page at the smallest supported window (1280x720: insight_1280x720.png) in the light and the dark theme
+(insight_dark.png), to check that nothing is clipped or unreadable.
 
     python -m fanqc_gui.ui.insight_screenshots docs/screenshots
+    python -m fanqc_gui.ui.insight_screenshots --demo-model /tmp/shots   # quick: the shipped demo model
 
 Standalone it generates a demo workspace in which two defects were filed as GO by mistake, trains a model
 on it and shows the page the way a supervisor finds it after a run: the table sorted by how wrong the
@@ -34,13 +37,22 @@ def ensure_model(workspace, store) -> None:
     store.activate(result.model.id)
 
 
+SMALL_PAGE = (1280, 720 - 60)  # the page in a 1280x720 window (menu, page tabs and status bar take the rest)
+
+
 def render_insight_screenshot(path: str | Path, workspace, store, size: tuple[int, int] = (1440, 900),
-                              feature_maps_path: str | Path | None = None) -> list[Path]:
+                              feature_maps_path: str | Path | None = None,
+                              small_paths: dict[str, str | Path] | None = None) -> list[Path]:
+    """insight.png at `size`; small_paths: {"light": path, "dark": path} renders the page at SMALL_PAGE in
+    those themes too (the light theme is restored afterwards)."""
     from PySide6.QtWidgets import QApplication
 
+    from . import theme
     from .insight_page import InsightPage
 
     app = QApplication.instance() or QApplication([])
+    if app.property("fanqcScheme") is None:  # standalone: the app's style as the user sees it
+        theme.apply_theme(app, "light")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ensure_model(workspace, store)
@@ -48,6 +60,7 @@ def render_insight_screenshot(path: str | Path, workspace, store, size: tuple[in
     page.resize(*size)
     page.show()
     written = []
+    scheme = theme.current_scheme()
     try:
         if not _wait(app, lambda: page.predictions is not None and page.filters.tile_count() > 0, 300):
             raise RuntimeError(f"no predictions: {page.run_bar.progress.format()} / {page.busy_label.text()}")
@@ -64,20 +77,29 @@ def render_insight_screenshot(path: str | Path, workspace, store, size: tuple[in
             page.tabs.setCurrentWidget(page.feature_maps)
             _wait(app, lambda: False, 0.3)
             written.append(_save(page, Path(feature_maps_path)))
+            page.tabs.setCurrentWidget(page.filters)
+        if small_paths:
+            page.resize(*SMALL_PAGE)
+            for name, target in small_paths.items():
+                theme.apply_theme(app, name)
+                _wait(app, lambda: False, 0.4)
+                written.append(_save(page, Path(target)))
     finally:
+        if small_paths:
+            theme.apply_theme(app, scheme)
         page.shutdown()
         page.close()
         page.deleteLater()
     return written
 
 
-def make_demo(root: Path):
+def make_demo(root: Path, per_class: int = 300):
     """A demo workspace with two defects filed as GO by mistake; returns (workspace, store)."""
     from ..core.demo_data import generate_demo_workspace
     from ..core.model_store import ModelStore
     from ..core.workspace import open_workspace
 
-    generate_demo_workspace(root / "ws", per_class=300, inbox=40)
+    generate_demo_workspace(root / "ws", per_class=per_class, inbox=40)
     for name in MISFILED:
         os.replace(root / "ws" / "NG" / name, root / "ws" / "GO" / name)
     return open_workspace(root / "ws"), ModelStore(root / "models")
@@ -85,12 +107,20 @@ def make_demo(root: Path):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    quick = "--demo-model" in argv
+    argv = [a for a in argv if a != "--demo-model"]
     out_dir = Path(argv[0]) if argv else Path("docs/screenshots")
     with tempfile.TemporaryDirectory(prefix="fanqc-insight-screens-") as tmp:
         os.environ["FANQC_CONFIG_DIR"] = str(Path(tmp) / "config")
-        workspace, store = make_demo(Path(tmp))
+        workspace, store = make_demo(Path(tmp), per_class=60 if quick else 300)
+        if quick:  # no training: the model shipped with the app
+            from ..core.demo_model import install_demo_model
+
+            install_demo_model(store)
+        small = {"light": out_dir / "insight_1280x720.png", "dark": out_dir / "insight_dark.png"}
         for p in render_insight_screenshot(out_dir / "insight.png", workspace, store,
-                                           feature_maps_path=out_dir / "insight_feature_maps.png"):
+                                           feature_maps_path=out_dir / "insight_feature_maps.png",
+                                           small_paths=small):
             print(p)
     return 0
 

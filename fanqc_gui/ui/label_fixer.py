@@ -33,16 +33,17 @@ class LabelFixer(QWidget):
         self.suggestions: list[Suggestion] = []
         self._group: tuple[int, str] | None = None  # (journal steps, description of the newest) of a bulk accept
         self._has_selection = False
-        self.to_go = QPushButton("Move to GO  (G)", toolTip="File the selected images as good parts")
-        self.to_ng = QPushButton("Move to NG  (N)", toolTip="File the selected images as defects")
+        self.to_go = QPushButton("To GO (G)", toolTip="Move the selected images to GO: file them as good parts")
+        self.to_ng = QPushButton("To NG (N)", toolTip="Move the selected images to NG: file them as defects")
         self.to_go.setProperty("paneKind", "go")
         self.to_ng.setProperty("paneKind", "ng")
         self.confidence = QDoubleSpinBox(decimals=1, minimum=50.0, maximum=99.9, singleStep=1.0, suffix=" %",
                                          value=100.0 * DEFAULT_CONFIDENCE)
         self.confidence.setToolTip("Only inbox images the model is at least this sure about are suggested")
         self.accept = QPushButton("Accept inbox suggestions…")
+        self.accept.setMinimumWidth(self.accept.fontMetrics().horizontalAdvance("File 999 as suggested…") + 24)
+        # A short, fixed label: what would be undone is in the tooltip, so a long step never widens the page.
         self.undo_button = QPushButton("Undo")
-        self.undo_button.setMaximumWidth(260)
         moves = QHBoxLayout()
         moves.setSpacing(6)
         moves.addWidget(self.to_go)
@@ -51,7 +52,8 @@ class LabelFixer(QWidget):
         moves.addWidget(self.undo_button)
         inbox = QHBoxLayout()
         inbox.setSpacing(6)
-        inbox.addWidget(QLabel("Inbox, model sure ≥"))
+        inbox.addWidget(QLabel("Inbox, sure ≥", toolTip="Suggest a class for inbox images the model is at least "
+                                                          "this sure about"))
         inbox.addWidget(self.confidence)
         inbox.addWidget(self.accept, 1)
         layout = QVBoxLayout(self)
@@ -74,6 +76,15 @@ class LabelFixer(QWidget):
         self._group = None
         self.update_buttons(False)
 
+    def reset(self) -> None:
+        """As freshly built (another workspace opened): default confidence, no suggestions."""
+        self.confidence.blockSignals(True)
+        self.confidence.setValue(100.0 * DEFAULT_CONFIDENCE)
+        self.confidence.blockSignals(False)
+        self._group = None
+        self.update_suggestions([], 0.5)
+        self.update_buttons(False)
+
     def update_buttons(self, has_selection: bool | None = None) -> None:
         if has_selection is not None:
             self._has_selection = has_selection
@@ -83,8 +94,7 @@ class LabelFixer(QWidget):
         self.to_ng.setEnabled(usable and has_selection)
         can_undo = usable and self.journal.can_undo
         self.undo_button.setEnabled(bool(can_undo))
-        self.undo_button.setText(f"Undo {self.journal.describe_undo()}" if can_undo else "Undo")
-        self.undo_button.setToolTip(self.undo_button.text())
+        self.undo_button.setToolTip(f"Undo {self.journal.describe_undo()}" if can_undo else "Nothing to undo")
 
     def update_suggestions(self, rows: list[ImagePrediction], threshold: float) -> None:
         self._rows, self._threshold = rows, threshold
@@ -93,9 +103,12 @@ class LabelFixer(QWidget):
         n_ng = sum(s.label for s in self.suggestions)
         n_go = len(self.suggestions) - n_ng
         if self.suggestions:
-            self.accept.setText(f"File {len(self.suggestions)} as suggested ({n_go} GO, {n_ng} NG)…")
+            self.accept.setText(f"File {len(self.suggestions)} as suggested…")
+            self.accept.setToolTip(f"File {n_go} inbox image(s) in GO and {n_ng} in NG, as the model suggests "
+                                   f"(asks first; one Undo takes it back)")
         else:
-            self.accept.setText("No confident inbox suggestions")
+            self.accept.setText("No sure suggestions")
+            self.accept.setToolTip("No inbox image the model is sure enough about")
         self.accept.setEnabled(bool(self.suggestions) and self.journal is not None)
 
     # ---- moving -----------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""A drop-down of every model in the store (trained or imported), newest first, the active one marked."""
+"""A drop-down of every model in the catalogue (trained or imported), newest first, the active one marked."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from ..core.model_store import ModelInfo, ModelStore
+from ..core.model_store import ModelInfo
+from ..workers.model_catalogue import ModelCatalogue
 
 
 def describe(info: ModelInfo, active_id: str | None) -> str:
@@ -19,33 +20,36 @@ def describe(info: ModelInfo, active_id: str | None) -> str:
 
 
 class ModelChooser(QComboBox):
-    model_chosen = Signal(object)  # ModelInfo (or None when the store is empty)
+    model_chosen = Signal(object)  # ModelInfo (or None when the catalogue is empty)
 
-    def __init__(self, store: ModelStore, parent: QWidget | None = None):
+    def __init__(self, catalogue: ModelCatalogue, parent: QWidget | None = None):
         super().__init__(parent)
-        self._store = store
+        self._catalogue = catalogue
         self._infos: list[ModelInfo] = []
-        self.setMinimumContentsLength(28)
+        # Narrow enough for a 1280 px window; the whole text is in the tooltip and the open list.
+        self.setMinimumContentsLength(16)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.currentIndexChanged.connect(self._on_current_index_changed)
 
     def refresh(self, prefer: str | None = None) -> bool:
-        """Re-read the store; keep the current model (or choose `prefer`, else the active, else the newest).
+        """Re-read the catalogue; keep the current model (or choose `prefer`, else the active, else the newest).
         True (and model_chosen emitted) when another model is chosen now; a changed threshold of the same
         model only updates its ModelInfo."""
         before = self.current_info()
-        infos = list(reversed(self._store.list()))
-        active = self._store.active_id()
+        infos = self._catalogue.models()
+        active = self._catalogue.active_id()
         wanted = prefer or (before.id if before else None) or active or (infos[0].id if infos else None)
         self.blockSignals(True)
         self.clear()
         self._infos = infos
         for info in infos:
             self.addItem(describe(info, active), info.id)
-            self.setItemData(self.count() - 1, str(info.folder), Qt.ItemDataRole.ToolTipRole)
+            self.setItemData(self.count() - 1, f"{describe(info, active)}\n{info.folder}",
+                             Qt.ItemDataRole.ToolTipRole)
         index = self.findData(wanted)
         self.setCurrentIndex(index if index >= 0 else (0 if infos else -1))
         self.blockSignals(False)
+        self._update_tooltip()
         after = self.current_info()
         changed = (before.id if before else None) != (after.id if after else None)
         if changed:
@@ -68,6 +72,10 @@ class ModelChooser(QComboBox):
             if old.id == info.id:
                 self._infos[i] = info
 
+    def _update_tooltip(self) -> None:
+        self.setToolTip(self.currentData(Qt.ItemDataRole.ToolTipRole) or "No model in the store yet")
+
     @Slot(int)
     def _on_current_index_changed(self, _index: int) -> None:
+        self._update_tooltip()
         self.model_chosen.emit(self.current_info())

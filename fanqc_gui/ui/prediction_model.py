@@ -13,18 +13,19 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QPixmap
+from PySide6.QtGui import QBrush, QPixmap
 
 from ..core.insight import UNCERTAIN_BAND
 from ..core.workspace_predictions import ImagePrediction
 from ..workers.thumbnail_loader import ThumbnailLoader
+from . import theme
 
 COLUMNS = ("", "File", "Folder", "P(NG)", "Verdict", "Result", "Wrong by")
 THUMB, FILE, FOLDER, P_NG, VERDICT, RESULT, WRONG_BY = range(len(COLUMNS))
 ICON = 40
 PIXMAP_CACHE = 3000
 RowRole = Qt.ItemDataRole.UserRole + 1
-FOLDER_COLOURS = {"GO": "#1d6b33", "NG": "#a3241c", "inbox": "#4b5563"}
+FOLDER_COLOURS = {"GO": "goText", "NG": "ngText", "inbox": "label"}  # theme colour names, read as drawn
 HEADER_TIPS = {
     FOLDER: "The folder the image is filed in: its label (inbox = not labelled yet)",
     P_NG: "Probability of NG (defect) from the engine the station uses",
@@ -101,11 +102,11 @@ class PredictionTableModel(QAbstractTableModel):
 
     def _colour(self, r: ImagePrediction, col: int):
         if col == FOLDER:
-            return QBrush(QColor(FOLDER_COLOURS.get(r.folder, "#374151")))
+            return QBrush(theme.colour(FOLDER_COLOURS.get(r.folder, "label")))
         if col == VERDICT and r.p_ng is not None:
-            return QBrush(QColor("#c62828" if r.verdict(self.threshold) == "NG" else "#2e7d32"))
+            return QBrush(theme.colour("ngText" if r.verdict(self.threshold) == "NG" else "goText"))
         if col == RESULT and r.is_wrong(self.threshold):
-            return QBrush(QColor("#c62828"))
+            return QBrush(theme.colour("ngText"))
         return None
 
     # ---- content ----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The "Predict workspace" bar: start / cancel buttons and a progress bar over one PredictionWorker at a time.
 
 Starting while a run is in progress stops that run (after its current batch) and starts again when it
-has ended; only the newest run's result is delivered.
+has ended; only the newest run's result is delivered. `discard` stops a run whose result nobody wants any
+more (another workspace opened): it delivers nothing and leaves the bar showing the given text.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class PredictionRunBar(QWidget):
         self._worker: PredictionWorker | None = None
         self._next: tuple[Workspace, ModelInfo] | None = None
         self._closed = False
+        self._discarding: tuple[str, bool] | None = None  # (idle text, can start) once the discarded run ends
         self.predict_button = QPushButton("Predict workspace")
         self.cancel_button = QPushButton("Cancel")
         self.progress = QProgressBar(textVisible=True)
@@ -64,13 +66,27 @@ class PredictionRunBar(QWidget):
             self._worker.request_stop()
             self._update_buttons(True)
 
+    def discard(self, text: str, can_start: bool) -> None:
+        """Stop the run in progress without delivering its result; show `text` as when idle."""
+        self._next = None
+        if self._worker is not None:
+            self._discarding = (text, can_start)
+            self._worker.request_stop()
+        self._show_text(text)
+        self._update_buttons(can_start)
+
     def set_idle(self, text: str, can_start: bool) -> None:
         """Show a message in the bar (no run in progress)."""
-        if self._worker is None:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
-            self.progress.setFormat(text)
+        if self._discarding is not None:
+            self._discarding = (text, can_start)
+        if self._worker is None or self._discarding is not None:
+            self._show_text(text)
         self._update_buttons(can_start)
+
+    def _show_text(self, text: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat(text)
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop the run and wait for its thread (never terminates it). True when it ended in time."""
@@ -88,14 +104,16 @@ class PredictionRunBar(QWidget):
 
     @Slot(int, int)
     def _on_worker_progressed(self, done: int, total: int) -> None:
+        if self._discarding is not None:
+            return
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self.progress.setFormat(f"Predicting: {done:,} of {total:,} images")
 
     @Slot(object)
     def _on_worker_predictions_ready(self, result: WorkspacePredictions) -> None:
-        if self._next is not None or self._closed:
-            return  # superseded by a newer run
+        if self._next is not None or self._closed or self._discarding is not None:
+            return  # superseded by a newer run, or discarded
         n = len(result.rows)
         rate = n / result.seconds if result.seconds > 0 else 0.0
         self.progress.setRange(0, max(n, 1))
@@ -106,7 +124,7 @@ class PredictionRunBar(QWidget):
 
     @Slot(str)
     def _on_worker_prediction_failed(self, message: str) -> None:
-        if self._next is None:
+        if self._next is None and self._discarding is None:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress.setFormat(f"⚠ {message}")
@@ -119,7 +137,10 @@ class PredictionRunBar(QWidget):
             worker.wait()
             worker.deleteLater()
         follow, self._next = self._next, None
+        discarded, self._discarding = self._discarding, None
         if follow is not None and not self._closed:
             self.start(*follow)
+        elif discarded is not None:
+            self._update_buttons(discarded[1])
         else:
             self._update_buttons(True)

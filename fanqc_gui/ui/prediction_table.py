@@ -3,13 +3,14 @@ with filters for wrong, uncertain (near the threshold) and inbox images, a name 
 from outside (a confusion-matrix cell)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from ..core.insight import UNCERTAIN_BAND
 from ..core.workspace_predictions import ImagePrediction
 from ..workers.thumbnail_loader import ThumbnailLoader
+from . import theme
 from .prediction_model import (FILE, ICON, P_NG, THUMB, WRONG_BY, PredictionFilterProxy, PredictionTableModel,
                                RowRole)
 
@@ -42,13 +43,17 @@ class PredictionTable(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(ICON + 4)
         self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(False)
-        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)  # keeps the words a user filters by
         self.view.setSortingEnabled(True)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(FILE, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((THUMB, ICON + 8), (2, 66), (P_NG, 52), (4, 54), (5, 62), (WRONG_BY, 70)):
-            self.view.setColumnWidth(col, width)
+        self.view.setColumnWidth(THUMB, ICON + 8)
+        fm = self.view.fontMetrics()
+        for col, sample in ((2, "NG · val"), (P_NG, "0.000"), (4, "NG"), (5, "✗ wrong"), (WRONG_BY, "0.000")):
+            title = self.model.headerData(col, Qt.Orientation.Horizontal)
+            arrow = 24 if col == WRONG_BY else 14  # sorted by it at first: room for the sort arrow
+            self.view.setColumnWidth(col, max(fm.horizontalAdvance(title) + arrow, fm.horizontalAdvance(sample) + 12))
         self.view.sortByColumn(WRONG_BY, Qt.SortOrder.DescendingOrder)
 
         self.filter_group = QButtonGroup(self)
@@ -58,14 +63,16 @@ class PredictionTable(QWidget):
             self.filter_group.addButton(button)
             self.filter_buttons[key] = button
         self.filter_buttons["all"].setChecked(True)
-        self.sort_box = QComboBox()
+        self.sort_box = QComboBox(toolTip="Sort order of the table")
+        self.sort_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # never clipped
         for text, _, _ in SORTS:
             self.sort_box.addItem(text)
-        self.search = QLineEdit(placeholderText="Filter by name", clearButtonEnabled=True)
-        self.search.setMinimumWidth(70)
-        self.cell_label = QLabel(objectName="cellFilter")
-        self.cell_label.setStyleSheet("background: #fff3cd; border: 1px solid #e0c46c; border-radius: 4px; "
-                                      "padding: 2px 6px;")
+        self.search = QLineEdit(placeholderText="Name filter", clearButtonEnabled=True,
+                                toolTip="Show only images whose file name contains this text")
+        self.search.setMinimumWidth(60)
+        self.cell_label = QLabel(objectName="cellFilter", wordWrap=True)
+        self._scheme = ""
+        self._colour_cell_label()
         self.cell_clear = QPushButton("Show all")
         self.count_label = QLabel(objectName="hint")
         self._build_layout()
@@ -77,8 +84,7 @@ class PredictionTable(QWidget):
         bar.setSpacing(4)
         for button in self.filter_buttons.values():
             bar.addWidget(button)
-        bar.addSpacing(8)
-        bar.addWidget(QLabel("Sort:"))
+        bar.addSpacing(6)
         bar.addWidget(self.sort_box)
         bar.addWidget(self.search, 1)
         cell = QHBoxLayout()
@@ -110,6 +116,13 @@ class PredictionTable(QWidget):
         self.model.threshold = float(threshold)
         self.model.set_rows(rows)
         self._update_count()
+
+    def reset(self) -> None:
+        """As freshly built: no rows, no filter, no name filter, most wrong first (another workspace)."""
+        self.set_filter("all")
+        self.search.clear()
+        self.sort_by(0)
+        self.set_rows([], self.model.threshold)
 
     def set_threshold(self, threshold: float) -> None:
         self.model.set_threshold(threshold)
@@ -164,6 +177,20 @@ class PredictionTable(QWidget):
         self.view.scrollTo(index)
 
     # ---- internals --------------------------------------------------------------------------------------
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            QTimer.singleShot(0, self, self._colour_cell_label)  # the colour table switches after the palette
+
+    def _colour_cell_label(self) -> None:
+        if theme.current_scheme() == self._scheme:
+            return
+        self._scheme = theme.current_scheme()
+        fill, text, border = (theme.colour(n).name() for n in ("warnFill", "warnText", "warnBorder"))
+        self.cell_label.setStyleSheet(f"QLabel {{ background: {fill}; color: {text}; border: 1px solid {border}; "
+                                      f"border-radius: 4px; padding: 2px 6px; }}")
+        self.view.viewport().update()  # the model's text colours are read from the theme as they are drawn
+
     def _show_cell(self, cell) -> None:
         if cell is None:
             self.cell_label.hide()
@@ -171,8 +198,7 @@ class PredictionTable(QWidget):
             return
         folder, verdict, validation_only = cell
         scope = "validation images" if validation_only else "all labelled images"
-        self.cell_label.setText(f"Confusion-matrix cell: filed <b>{folder}</b>, model says <b>{verdict}</b> "
-                                f"({scope})")
+        self.cell_label.setText(f"Matrix cell: filed <b>{folder}</b>, model says <b>{verdict}</b> ({scope})")
         self.cell_label.show()
         self.cell_clear.show()
         self.filter_group.setExclusive(False)  # no filter button is "on" while a cell filter is
