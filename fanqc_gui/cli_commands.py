@@ -267,7 +267,7 @@ def cmd_scan(args) -> dict:
     from .core.dataset import scan_workspace
 
     ws = open_workspace(args.data_dir, args.go_folder, args.ng_folder)
-    report = scan_workspace(ws)
+    report = scan_workspace(ws, decode=True)
     progress = Progress(args.quiet)
     progress.say(f"{ws.mapping.describe()}\ncounts: {report.counts}")
     for p in report.problems:

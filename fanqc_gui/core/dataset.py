@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .image_files import list_image_files, read_image_file
-from .imaging import ImageError, check_bytes
+from .imaging import ImageError, check_bytes, decode_bytes
 from .workspace import CLASS_NAMES, GO, NG, ClassMapping, Workspace
 
 MIN_IMAGES_PER_CLASS = 4
@@ -93,10 +93,12 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def scan_folders(root: Path, mapping: ClassMapping, progress: ProgressFn | None = None,
-                 inbox_folder: str | None = None, on_content: ContentFn | None = None) -> ScanReport:
+                 inbox_folder: str | None = None, on_content: ContentFn | None = None,
+                 decode: bool = False) -> ScanReport:
     """Scan class folders under root (a workspace or any GO/NG dataset such as a test set). on_content gets
     each usable file's bytes on the scanning thread, so that a caller can decode them without reading the
-    file a second time."""
+    file a second time. decode: also decode every file (`fanqc scan`), so a corrupt one is reported here and
+    not only when training skips it."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"folder not found: {root}")
@@ -114,7 +116,7 @@ def scan_folders(root: Path, mapping: ClassMapping, progress: ProgressFn | None 
     done = 0
 
     def examine(job):
-        return job, _examine(job[0], on_content)
+        return job, _examine(job[0], on_content, decode)
 
     by_digest: dict[str, list[tuple[Path, int, os.stat_result]]] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -143,16 +145,21 @@ def scan_folders(root: Path, mapping: ClassMapping, progress: ProgressFn | None 
 
 
 def scan_workspace(ws: Workspace, progress: ProgressFn | None = None,
-                   on_content: ContentFn | None = None) -> ScanReport:
-    return scan_folders(ws.root, ws.mapping, progress, inbox_folder=ws.inbox_folder, on_content=on_content)
+                   on_content: ContentFn | None = None, decode: bool = False) -> ScanReport:
+    return scan_folders(ws.root, ws.mapping, progress, inbox_folder=ws.inbox_folder, on_content=on_content,
+                        decode=decode)
 
 
-def _examine(path: Path, on_content: ContentFn | None = None) -> tuple[str, os.stat_result] | str:
+def _examine(path: Path, on_content: ContentFn | None = None,
+             decode: bool = False) -> tuple[str, os.stat_result] | str:
     """(digest, stat) for a usable file, or the reason it cannot be used."""
     try:
         st = path.stat()
         data = read_image_file(path)
-        check_bytes(data)
+        if decode:
+            decode_bytes(data)
+        else:
+            check_bytes(data)
     except OSError as exc:
         return f"cannot read file: {exc.strerror or exc}"
     except ImageError as exc:

@@ -91,3 +91,18 @@ def _try(fn, *args) -> str:
     except ImageError as exc:
         return str(exc)
     return "no error"
+
+
+def test_fanqc_scan_decodes_so_a_corrupt_file_is_reported_before_training(demo_workspace, capsys):
+    import json
+
+    from fanqc_gui.cli import main
+
+    good = sorted((demo_workspace / "GO").iterdir())[0].read_bytes()
+    rng = np.random.default_rng(0)
+    garbled = good[:200] + rng.integers(0, 256, len(good) - 400, dtype=np.uint8).tobytes() + good[-200:]
+    (demo_workspace / "GO" / "garbled.jpg").write_bytes(garbled)
+    assert main(["scan", str(demo_workspace), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    reasons = {Path(p["path"]).name: p["reason"] for p in report["problems"]}
+    assert "cannot decode" in reasons["garbled.jpg"]
