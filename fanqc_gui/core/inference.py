@@ -34,18 +34,22 @@ class LiteRTBackend:
         from .tf_runtime import quiet_native_output
 
         source = {"model_content": content} if content is not None else {"model_path": str(tflite_path)}
+        where = tflite_path or "the TFLite model"
         try:
             with quiet_native_output():  # LiteRT announces its XNNPACK delegate on stderr
                 self._interp = Interpreter(**source, num_threads=num_threads or default_threads())
-        except (ValueError, RuntimeError) as exc:
-            where = tflite_path or "the TFLite model"
-            raise ModelStoreError(f"cannot load {where}: {str(exc).splitlines()[0]}") from None
-        self._in = self._interp.get_input_details()[0]
-        self._out = self._interp.get_output_details()[0]
-        self._batch = 0
-        self._shape = tuple(int(v) for v in self._in["shape"][1:])
-        with quiet_native_output():  # the delegate is created (and announced) when tensors are allocated
-            self._resize(1)
+            inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
+            if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 4 or inputs[0]["shape"][3] != 3:
+                raise ValueError("not a FanQC image model (one RGB image in, one score out)")
+            self._in, self._out = inputs[0], outputs[0]
+            self._batch = 0
+            self._shape = tuple(int(v) for v in self._in["shape"][1:])
+            with quiet_native_output():  # the delegate is created (and announced) when tensors are allocated
+                self._resize(1)
+        except (ValueError, RuntimeError, IndexError, KeyError, TypeError) as exc:
+            # A damaged file may load and fail only when its tensors are allocated: one message either way.
+            raise ModelStoreError(f"cannot load {where}: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"
+                                  ) from None
 
     def _resize(self, n: int) -> None:
         if n != self._batch:
