@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The Debian/Ubuntu packages FanQC needs besides Python: Qt's xcb platform plugin libraries (a desktop has
 # most; a minimal system lacks libxcb-icccm4 and libxcb-keysyms1, and Qt's message then blames
-# libxcb-cursor0), and for the tests a virtual X server with a window manager and xdotool.
+# libxcb-cursor0), and for the tests a virtual X server with a window manager and xdotool, and mosquitto.
 # usage: sudo tools/install-system-packages.sh [--tests]
 set -euo pipefail
 packages=(libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0 libxcb-render-util0 libxcb-randr0
           libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3)
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(xvfb openbox xdotool)
+  packages+=(xvfb openbox xdotool mosquitto)  # mosquitto: the real MQTT broker of the line I/O tests
 fi
 missing=()
 for p in "${packages[@]}"; do
