@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlsplit, urlunsplit
 
 # OpenCV and FFmpeg print warnings for every failed open; the station reports failures itself.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -23,13 +22,14 @@ import numpy as np  # noqa: E402
 
 from .dataset import list_images  # noqa: E402
 from .imaging import ImageError, decode_image, is_image_file  # noqa: E402
+from .secret_redaction import redact_text, redact_url  # noqa: E402
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 KINDS = ("camera", "file", "stream", "folder")
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 STREAM_TIMEOUT_MS = 5000
-FOLDER_FPS = 10.0  # pace of an image folder in real-time playback
+FOLDER_FPS = 10.0  # pace of an image folder in real-time playback when no interval is given
 
 
 class SourceError(RuntimeError):
@@ -84,22 +84,10 @@ class SourceSpec:
             if is_image_file(path):
                 raise SourceError(f"{path} is a single image; give its folder to play the images as a sequence")
             return cls("file", str(path))
-        raise SourceError(f"source not found: {text} (give a camera number, a video file, an image folder "
+        raise SourceError(f"source not found: {redact_text(text)} (give a camera number, a video file, an image folder "
                           f"or an rtsp:// or http:// address)")
 
 
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, f"{parts.username}:***@{host}", parts.path, parts.query, parts.fragment))
 
 
 @dataclass(frozen=True)
@@ -247,8 +235,11 @@ class ImageFolderSource(FrameSource):
         return None
 
 
-def open_source(spec: SourceSpec, capture_factory: CaptureFactory | None = None) -> FrameSource:
-    """A source object for spec (not opened yet: call .open())."""
+def open_source(spec: SourceSpec, capture_factory: CaptureFactory | None = None, *,
+                folder_interval_s: float | None = None) -> FrameSource:
+    """A source object for spec (not opened yet: call .open()). folder_interval_s: the seconds between two
+    images of a folder on its own clock (what paced and real-time playback follow); default 1 / FOLDER_FPS."""
     if spec.kind == "folder":
-        return ImageFolderSource(spec)
+        fps = 1.0 / folder_interval_s if folder_interval_s and folder_interval_s > 0 else FOLDER_FPS
+        return ImageFolderSource(spec, fps)
     return VideoCaptureSource(spec, capture_factory)

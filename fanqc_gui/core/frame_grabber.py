@@ -3,7 +3,9 @@
 Live sources (camera, stream) use a one-slot mailbox: a new frame replaces the one not yet taken, so a
 slow model judges the newest frame and never works through a backlog. Recorded sources (file, folder) use a
 small blocking queue: every frame is judged, in order, as fast as the model allows, unless real-time
-playback is asked for (then the file is paced at its own frame rate and frames drop like a camera's).
+playback is asked for (then the file is paced at its own frame rate and frames drop like a camera's) or
+paced playback (the recording's own rhythm, but every frame is kept: a folder of images shown to a person one
+a second, each judged; a slow reader slows it down instead of losing images).
 A live source that fails or is lost is reported and reopened with exponential back-off.
 """
 from __future__ import annotations
@@ -100,16 +102,18 @@ class FrameGrabber:
     """Reads `source` on its own thread. `start()` opens the source first (SourceError if it cannot),
     unless wait_for_source=True: then a live source that is not there yet is retried in the background."""
 
-    def __init__(self, source: FrameSource, *, realtime: bool = False, loop: bool = False,
+    def __init__(self, source: FrameSource, *, realtime: bool = False, paced: bool = False, loop: bool = False,
                  reconnect: bool = True, on_status: StatusCallback | None = None, queue_size: int = 8,
                  backoff: Backoff | None = None, lost_after_failed_reads: int = 5):
         self.source = source
         self.live = source.live
         self.realtime = realtime and not self.live
+        self.paced = (paced or realtime) and not self.live
         self.loop = loop and not self.live
         self.reconnect = reconnect and self.live
         drops = self.live or self.realtime
-        self.mailbox = FrameMailbox(1 if drops else queue_size, overwrite=drops)
+        # paced: one slot, so a paused reader holds the recording back instead of finding a backlog
+        self.mailbox = FrameMailbox(1 if drops or self.paced else queue_size, overwrite=drops)
         self._on_status = on_status
         self._backoff = backoff or Backoff()
         self._lost_after = max(1, lost_after_failed_reads)
@@ -200,12 +204,13 @@ class FrameGrabber:
                     self.passes += 1
                     pace_origin = None
                     continue
-                self._report(ENDED_STATE, "end of the recording")
+                self._report(ENDED_STATE, "end of the folder" if self.source.spec.kind == "folder"
+                             else "end of the recording")
                 return
             failed_reads = 0
             last_good = time.monotonic()
             self.frames_read += 1
-            if self.realtime:
+            if self.paced:
                 pace_origin = self._pace(frame, pace_origin)
             if not self.mailbox.put(frame):
                 return
@@ -243,8 +248,10 @@ class FrameGrabber:
     def _pace(self, frame: Frame, origin: tuple[float, float] | None) -> tuple[float, float]:
         if origin is None:
             return time.monotonic(), frame.source_time
-        due = origin[0] + (frame.source_time - origin[1])
-        delay = due - time.monotonic()
+        now = time.monotonic()
+        delay = origin[0] + (frame.source_time - origin[1]) - now
         if delay > 0:
             self._stop.wait(delay)
+        elif not self.realtime:  # paced, and the reader was slower: keep the rhythm from here, no rush
+            return now, frame.source_time
         return origin

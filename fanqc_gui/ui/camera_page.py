@@ -2,10 +2,14 @@
 inspection log. The pipeline runs in a CameraWorker thread; this page only shows what it emits and
 queues the operator's commands to it. Keys: Space = trigger, I = send the judged crop to the inbox,
 P = pause, S = snapshot.
+
+Everything shown belongs to one workspace (its log, its captures, the counters of a run into it):
+`set_workspace` puts the page back as if built on the new one. The active model comes from the model
+catalogue while idle; a running station follows it itself (core.model_watch).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
@@ -18,6 +22,7 @@ from ..core.station_settings import (DEFAULT_STATION, CaptureRules, StationSetti
                                      save_station_settings)
 from ..core.workspace import Workspace
 from ..workers.camera_worker import CameraSession, CameraWorker, status_text
+from ..workers.model_catalogue import ModelCatalogue, as_catalogue
 from ..workers.thumbnail_loader import ThumbnailLoader
 from .capture_rules_dialog import CaptureRulesDialog
 from .inspection_log_view import InspectionLogView
@@ -27,14 +32,17 @@ from .station_counters import StationCounters
 from .verdict_banner import VerdictBanner
 
 MODES = (("continuous", "Continuous"), ("triggered", "Triggered"), ("interval", "Every N ms"))
+READY = ("READY", "Choose a source and press Start")
 
 
 class CameraPage(QWidget):
-    def __init__(self, workspace: Workspace, model_store: ModelStore, parent: QWidget | None = None, *,
-                 station_name: str = DEFAULT_STATION, thumbnails: ThumbnailLoader | None = None,
-                 capture_factory: CaptureFactory | None = None, predictor_factory: PredictorFactory | None = None):
+    def __init__(self, workspace: Workspace | None, models: ModelStore | ModelCatalogue,
+                 parent: QWidget | None = None, *, station_name: str = DEFAULT_STATION,
+                 thumbnails: ThumbnailLoader | None = None, capture_factory: CaptureFactory | None = None,
+                 predictor_factory: PredictorFactory | None = None):
         super().__init__(parent)
-        self.workspace, self.store = workspace, model_store
+        self.workspace = workspace
+        self.catalogue = as_catalogue(models, self)
         self._capture_factory, self._predictor_factory = capture_factory, predictor_factory
         self.settings: StationSettings = load_station_settings(station_name)
         self._owns_thumbnails = thumbnails is None
@@ -45,9 +53,16 @@ class CameraPage(QWidget):
         self._shown_once = False
         self._build()
         self._restore_settings()
+        self.catalogue.changed.connect(self._on_catalogue_changed)
+        self._on_catalogue_changed()
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
+
+    @property
+    def store(self) -> ModelStore:
+        """The store the station reads (the catalogue's: a new model store folder applies at the next Start)."""
+        return self.catalogue.store
 
     # ---- layout --------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -83,9 +98,14 @@ class CameraPage(QWidget):
                              (actions, (self.snapshot_button, self.inbox_button, self.full_frame_button,
                                         self.rules_button))):
             for w in widgets:
-                w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+                w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space and the station keys stay with the page
                 row.addWidget(w)
             row.addStretch(1)
+        # A number is typed, so its box takes a click; it applies the value once complete and hands the
+        # keyboard back to the page, so Space triggers again.
+        self.interval_box.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.interval_box.setKeyboardTracking(False)
+        self.interval_box.editingFinished.connect(self.setFocus)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -122,9 +142,14 @@ class CameraPage(QWidget):
         self.rules_button.clicked.connect(self._on_rules_clicked)
         self.counters.reset_requested.connect(self._on_counters_reset_requested)
         self.log_view.message.connect(self._on_problem_reported)
-        for key, slot in ((Qt.Key.Key_Space, self._on_trigger_clicked), (Qt.Key.Key_I, self._on_inbox_clicked),
-                          (Qt.Key.Key_P, self.pause_button.toggle), (Qt.Key.Key_S, self._on_snapshot_clicked)):
-            QShortcut(QKeySequence(key), self, context=Qt.ShortcutContext.WindowShortcut).activated.connect(slot)
+        for key, slot, what in (
+                (Qt.Key.Key_Space, self._on_trigger_clicked, "Judge the next frame (Triggered and Every N ms modes)"),
+                (Qt.Key.Key_I, self._on_inbox_clicked, "Send the crop of the last judged frame to the inbox"),
+                (Qt.Key.Key_P, self.pause_button.toggle, "Pause or resume judging"),
+                (Qt.Key.Key_S, self._on_snapshot_clicked, "Save the whole current frame (snapshot)")):
+            shortcut = QShortcut(QKeySequence(key), self, context=Qt.ShortcutContext.WindowShortcut)
+            shortcut.setWhatsThis(what)  # Help > Keyboard shortcuts lists it with this text
+            shortcut.activated.connect(slot)
         self._update_controls()
 
     def _restore_settings(self) -> None:
@@ -156,7 +181,10 @@ class CameraPage(QWidget):
         return self.session.worker if self.session else None
 
     # ---- start / stop --------------------------------------------------------------------------------
-    def start(self, spec: SourceSpec, realtime: bool = False, loop: bool = False) -> None:
+    def start(self, spec: SourceSpec, realtime: bool = False, loop: bool = False,
+              folder_interval_s: float | None = None) -> None:
+        """Judge spec. An image folder shows one image every folder_interval_s seconds (default: the source
+        bar's "Image every"; 0: as fast as the model allows)."""
         if self.session is not None:
             return
         if self.workspace is None:
@@ -164,8 +192,11 @@ class CameraPage(QWidget):
             return
         self._save_settings(source=spec.target, source_kind=spec.kind, realtime=realtime,
                             workspace=str(self.workspace.root))
+        if folder_interval_s is None:
+            folder_interval_s = self.source_bar.folder_interval_s()
         worker = CameraWorker(self.workspace, self.store, self.settings, spec, realtime=realtime, loop=loop,
-                              capture_factory=self._capture_factory, predictor_factory=self._predictor_factory)
+                              folder_interval_s=folder_interval_s, capture_factory=self._capture_factory,
+                              predictor_factory=self._predictor_factory)
         worker.frame_ready.connect(self._on_worker_frame_ready)
         worker.verdict_ready.connect(self._on_worker_verdict_ready)
         worker.stats_updated.connect(self._on_worker_stats_updated)
@@ -177,6 +208,7 @@ class CameraPage(QWidget):
         worker.failed.connect(self._on_worker_failed)
         worker.finished.connect(self._on_worker_finished)
         self.session = CameraSession(worker)
+        self.last_verdict = None  # "ENDED" keeps this run's last verdict in view, never an older run's
         self.pause_button.setChecked(False)
         self.source_bar.set_source(spec.kind, spec.target)
         self.source_bar.set_running(True)
@@ -190,15 +222,26 @@ class CameraPage(QWidget):
         if session is not None:
             if not session.stop():
                 self.status.setText("The camera thread did not stop in time")
+            else:  # what the worker said before it ended (last stats, verdict) is shown now, not after a reset
+                QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
         self.source_bar.set_running(False)
         self._update_controls()
 
-    def set_workspace(self, workspace: Workspace) -> None:
-        """Log and save into another workspace from now on (a running station is stopped first)."""
-        if self.session is not None:
-            self.stop()
-            self.banner.show_message("STOPPED", "workspace changed: press Start")
+    def set_workspace(self, workspace: Workspace | None) -> None:
+        """The page as if built on `workspace`: a running station is stopped, and the counters, picture,
+        banner and status of the old workspace are cleared; the log view shows the new workspace's log and
+        the next Start logs and saves captures there. The station's own settings (ROI, source, mode) stay."""
+        self.stop()
         self.workspace = workspace
+        self.last_verdict = None
+        self._paused = False
+        self.pause_button.setChecked(False)
+        self.roi_view.clear_frame()
+        self.counters.show_counters(Counters())
+        self.banner.set_rates(0.0, None)
+        self.banner.show_message(*READY)
+        self._on_catalogue_changed()
+        self.status.setText("")
         self.log_view.set_workspace(workspace)
 
     def set_roi(self, roi) -> None:
@@ -227,9 +270,9 @@ class CameraPage(QWidget):
         super().closeEvent(event)
 
     # ---- operator input ------------------------------------------------------------------------------
-    @Slot(object, bool, bool)
-    def _on_source_bar_start_requested(self, spec: SourceSpec, realtime: bool, loop: bool) -> None:
-        self.start(spec, realtime, loop)
+    @Slot(object, bool, bool, float)
+    def _on_source_bar_start_requested(self, spec: SourceSpec, realtime: bool, loop: bool, interval_s: float) -> None:
+        self.start(spec, realtime, loop, interval_s)
 
     @Slot()
     def _on_source_bar_stop_requested(self) -> None:
@@ -342,9 +385,21 @@ class CameraPage(QWidget):
         elif status.state == "failed":
             self.banner.show_message("NO SOURCE", status.message[:80], warn=True)
         elif status.state == "ended":
-            self.banner.show_message("ENDED", "end of the recording")
+            # the last verdict stays readable; the end is noted under it
+            if self.last_verdict is not None:
+                self.banner.show_verdict(self.last_verdict, note=f"ENDED: {status.message}")
+            else:
+                self.banner.show_message("ENDED", f"{status.message}: nothing judged")
         elif status.state == "running" and self.last_verdict is None:
             self.banner.show_message("...", "waiting for the first verdict")
+
+    @Slot()
+    def _on_catalogue_changed(self) -> None:
+        """While idle the banner names the model a Start would use (a running station reports its own)."""
+        if self.session is not None:
+            return
+        info = self.catalogue.active()
+        self.banner.set_model(ModelSummary(info.id, info.name, info.threshold, "") if info else None)
 
     @Slot(object)
     def _on_worker_model_changed(self, model: ModelSummary) -> None:
@@ -381,7 +436,7 @@ class CameraPage(QWidget):
 
 
 
-def render_camera_screenshot(path, workspace: Workspace, store: ModelStore, **kwargs):
+def render_camera_screenshot(path, workspace: Workspace, store: ModelStore | ModelCatalogue, **kwargs):
     """The page judging a live source, saved as a picture (see camera_screenshot)."""
     from .camera_screenshot import render_camera_screenshot as render
 

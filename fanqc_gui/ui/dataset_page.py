@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from ..core.file_moves import MoveJournal, MoveResult
 from ..core.folder_listing import FolderListing, entry_for
@@ -19,6 +19,7 @@ from ..workers.dir_syncer import DirSyncer
 from ..workers.folder_lister import FolderLister
 from ..workers.image_loader import ImageLoader
 from ..workers.thumbnail_loader import ThumbnailLoader
+from .elided_widgets import ElidedActionButton, ElidedLabel
 from .image_preview import ImagePreview
 from .move_messages import describe_result
 from .thumbnail_pane import ThumbnailPane
@@ -71,6 +72,7 @@ class DatasetPage(QWidget):
     # --- layout ---
     def _make_action(self, key: str, dest: str) -> QAction:
         action = QAction(f"{key}  →  {DEFAULT_TITLES[dest]}", self, shortcut=QKeySequence(key))
+        action.setStatusTip(f"Move the selected images to {DEFAULT_TITLES[dest]}")  # Help > Keyboard shortcuts
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         action.triggered.connect(lambda: self.move_selection(dest))
         self.addAction(action)
@@ -82,22 +84,27 @@ class DatasetPage(QWidget):
         bl.setContentsMargins(10, 6, 10, 6)
         bl.setSpacing(6)
         bl.addWidget(QLabel("Sort the selection:", objectName="hint"))
+        # Labels change with the workspace's folder names and the undo history: cut to a fixed width (full
+        # text in the tooltip), or a long "Undo move of 12 images to NG" would widen the whole window.
         self._key_buttons = {}
         for key in ("go", "ng", "inbox", "trash"):
-            button = QToolButton(objectName="keyButton")
+            button = ElidedActionButton(self.move_actions[key], 150)
+            button.setObjectName("keyButton")
             button.setProperty("paneKind", key)
-            button.setDefaultAction(self.move_actions[key])
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             self._key_buttons[key] = button
             bl.addWidget(button)
         bl.addSpacing(16)
+        self.undo_buttons = []
         for action in (self.undo_action, self.redo_action):
-            button = QToolButton(objectName="keyButton")
-            button.setDefaultAction(action)
+            button = ElidedActionButton(action, 190)
+            button.setObjectName("keyButton")
+            self.undo_buttons.append(button)
             bl.addWidget(button)
-        bl.addStretch(1)
-        bl.addWidget(QLabel("Drag thumbnails between panes · drop files or folders here to copy them in",
-                            objectName="hint"))
+        self.drag_hint = ElidedLabel("Drag thumbnails between panes · drop files or folders here to copy them in",
+                                     objectName="hint")
+        self.drag_hint.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        bl.addWidget(self.drag_hint, 1)  # shrinks (with "…") before anything else
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, childrenCollapsible=False)
         for pane in self.panes.values():
@@ -131,6 +138,7 @@ class DatasetPage(QWidget):
         for key, action in self.move_actions.items():
             action.setText(f"{MOVE_KEYS[key]}  →  {names[key]}")
             action.setToolTip(f"Move the selected images to {self._folders[key].name}/ ({MOVE_KEYS[key]})")
+            action.setStatusTip(f"Move the selected images to {self._folders[key].name}/")
         self.watcher.watch(str(ws.root), {k: str(self._folders[k]) for k in PANES})
         self._set_active(self.panes["inbox"], force=True)
         self.panes["inbox"].focus_grid()

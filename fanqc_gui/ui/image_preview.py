@@ -13,6 +13,14 @@ from .thumbnail_model import human_size
 
 _ZOOM_STEP = 1.25
 _MAX_ZOOM = 32.0
+# The keys ZoomCanvas.keyPressEvent handles, for Help > Keyboard shortcuts: keep them in step with it.
+PREVIEW_KEYS = (
+    (("Left", "Up", "PgUp"), "Preview: the previous image"),
+    (("Right", "Down", "PgDown", "Space"), "Preview: the next image"),
+    (("+", "=", "Mouse wheel"), "Preview: zoom in (the wheel zooms around the cursor; drag to pan)"),
+    (("-",), "Preview: zoom out"),
+    (("0", "Double-click"), "Preview: fit the image again"),
+)
 
 
 class ZoomCanvas(QWidget):
@@ -140,8 +148,11 @@ class ImagePreview(QFrame):
         form.setHorizontalSpacing(12)
         for k, label in self._fields.items():
             form.addRow(QLabel(k, objectName="fieldName"), label)
-        hint = QLabel("Wheel: zoom · drag: pan · double-click: fit · ← →: previous / next",
+        nb = "\u00a0"  # each "key: what" stays on one line when the hint wraps
+        hint = QLabel(" · ".join(t.replace(" ", nb) for t in ("Wheel: zoom", "drag: pan", "double-click: fit",
+                                                              "←/→: previous/next")),
                       objectName="hint", wordWrap=True)
+        hint.setContentsMargins(10, 0, 10, 0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 6)
         layout.setSpacing(4)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QPixmap
+from PySide6.QtGui import QBrush, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QPushButton,
                                QTableView, QVBoxLayout, QWidget)
 
@@ -18,6 +18,7 @@ from ..core.captures import send_files_to_inbox
 from ..core.inspection_log import InspectionLog, InspectionLogError, LogRow, log_path
 from ..core.workspace import Workspace
 from ..workers.thumbnail_loader import ThumbnailLoader
+from .theme import colour
 
 THUMB = 48
 COLUMNS = ("", "Time", "Verdict", "P(NG)", "Threshold", "Model", "Image")
@@ -58,7 +59,7 @@ class LogTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
             return self._thumbnail(row)
         if role == Qt.ItemDataRole.ForegroundRole and col == 2:
-            return QBrush(QColor("#ef5350") if row.verdict == "NG" else QColor("#35c46a"))
+            return QBrush(colour("ngText") if row.verdict == "NG" else colour("goText"))  # read per paint: theme
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.image_file(row) or "no image saved for this verdict"
         return None
@@ -211,13 +212,18 @@ class InspectionLogView(QWidget):
         self.message.emit(f"Exported {n} verdicts to {dest}")
         return n
 
-    def set_workspace(self, workspace: Workspace) -> None:
-        """Show another workspace's log."""
+    def set_workspace(self, workspace: Workspace | None) -> None:
+        """Show another workspace's log, from its newest row, all verdicts (as if freshly built)."""
         if self._log is not None:
             self._log.close()
             self._log = None
         self.workspace = self.model.workspace = workspace
+        self._filter = {}
+        self.filter_box.blockSignals(True)
+        self.filter_box.setCurrentIndex(0)
+        self.filter_box.blockSignals(False)
         self.model.replace_all([])
+        self.table.clearSelection()
         self.refresh()
 
     def close_log(self) -> None:

@@ -1,11 +1,16 @@
-"""The main window: pages in tabs, the File and Edit menus, the status bar. It composes; pages do the work."""
+"""The main window: pages in tabs, the File, Edit and Help menus, the status bar. It composes; pages do the work.
+
+Help holds Quick start and Keyboard shortcuts (help_dialogs.py); whoever adds Help > About appends it to
+`help_menu`. The window's width never follows the length of a page's labels: pages cut long texts themselves.
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings, Signal, Slot
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QTabWidget, QWidget
 
 from ..core.paths import user_config_dir
+from .help_dialogs import QuickStartDialog, ShortcutsDialog
 
 UI_STATE_VERSION = 1
 STATUS_TIMEOUT_MS = 20_000
@@ -28,6 +33,16 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.file_menu = self.menuBar().addMenu("&File")
         self.edit_menu = self.menuBar().addMenu("&Edit")
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self.quick_start_action = self.help_menu.addAction("&Quick start")
+        self.quick_start_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.HelpContents)
+                                             or [QKeySequence("F1")])
+        self.quick_start_action.triggered.connect(self.open_quick_start)
+        self.shortcuts_action = self.help_menu.addAction("&Keyboard shortcuts")
+        self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
+        self.shortcuts_action.triggered.connect(self.open_shortcuts)
+        self.help_menu.addSeparator()
+        self.help_dialog: QDialog | None = None  # the one open now (non-modal: read it while working)
         self._workspace_label = QLabel("No workspace open", objectName="workspaceLabel")
         self.statusBar().addPermanentWidget(self._workspace_label)
         self._closed = False
@@ -46,6 +61,24 @@ class MainWindow(QMainWindow):
 
     def add_edit_actions(self, actions: list[QAction]) -> None:
         self.edit_menu.addActions(actions)
+
+    @Slot()
+    def open_quick_start(self) -> QuickStartDialog:
+        return self._show_help(QuickStartDialog(self))
+
+    @Slot()
+    def open_shortcuts(self) -> ShortcutsDialog:
+        return self._show_help(ShortcutsDialog(self))  # read from the actions now: never stale
+
+    def _show_help(self, dialog: QDialog) -> QDialog:
+        if self.help_dialog is not None:
+            self.help_dialog.close()
+            self.help_dialog.deleteLater()
+        self.help_dialog = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
     @Slot(str)
     def show_status(self, text: str) -> None:

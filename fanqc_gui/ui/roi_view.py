@@ -43,6 +43,13 @@ class RoiView(QWidget):
         self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
         self.update()
 
+    def clear_frame(self) -> None:
+        """Back to the placeholder (another workspace opened: the old picture and verdict are gone)."""
+        self._rgb = self._image = None
+        self._verdict = None
+        self._rubber = self._drag_start = None
+        self.update()
+
     def frame_size(self) -> tuple[int, int] | None:
         return None if self._rgb is None else (self._rgb.shape[1], self._rgb.shape[0])
 

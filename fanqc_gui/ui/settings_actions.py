@@ -26,7 +26,7 @@ class SettingsActions(QObject):
         self.settings_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
                                           or [QKeySequence("Ctrl+,")])
         self.settings_action.triggered.connect(self.open_settings)
-        help_menu = window.menuBar().addMenu("&Help")
+        help_menu = window.help_menu
         self.about_action = help_menu.addAction("&About FanQC")
         self.about_action.triggered.connect(self.open_about)
 

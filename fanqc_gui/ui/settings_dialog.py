@@ -88,8 +88,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(look)
         form.addRow("Theme", self.theme)
 
-        self.error = QLabel(wordWrap=True)
-        self.error.setStyleSheet("color: #d93025; font-weight: 600;")
+        self.error = QLabel(wordWrap=True, objectName="settingsError")  # coloured by the theme (fanqc.qss)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

@@ -1,8 +1,13 @@
-"""Choosing the station's source: a camera number, a video file, a stream address or an image folder."""
+"""Choosing the station's source: a camera number, a video file, a stream address or an image folder.
+
+An image folder is shown to a person: one image every `Image every` seconds (default 1 s), each judged and
+held on screen; 0 judges them as fast as the model allows (what `fanqc inspect` does).
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QWidget)
 
 from ..core.camera_sources import SourceError, SourceSpec
 
@@ -10,10 +15,11 @@ KINDS = (("camera", "Camera", "camera number: 0 is the first camera"),
          ("file", "Video file", "path of a video file (.avi, .mp4 ...)"),
          ("stream", "Stream URL", "rtsp://user:password@camera/stream or http://.../video.mjpg"),
          ("folder", "Image folder", "folder of images, judged in name order"))
+DEFAULT_FOLDER_INTERVAL_S = 1.0
 
 
 class SourceBar(QWidget):
-    start_requested = Signal(object, bool, bool)  # SourceSpec, realtime, loop
+    start_requested = Signal(object, bool, bool, float)  # SourceSpec, realtime, loop, folder interval (s)
     stop_requested = Signal()
     problem = Signal(str)                         # the typed source cannot be used
 
@@ -32,6 +38,18 @@ class SourceBar(QWidget):
                                      "Off: every frame is judged, as fast as the model allows.")
         self.loop_box = QCheckBox("Loop")
         self.loop_box.setToolTip("Play a recording again when it ends")
+        self.interval_label = QLabel("Image every")
+        self.interval_box = QDoubleSpinBox()
+        self.interval_box.setRange(0.0, 60.0)
+        self.interval_box.setDecimals(1)
+        self.interval_box.setSingleStep(0.5)
+        self.interval_box.setSuffix(" s")
+        self.interval_box.setSpecialValueText("no pause")
+        self.interval_box.setValue(DEFAULT_FOLDER_INTERVAL_S)
+        tip = ("Image folder: seconds each image stays on screen before the next is judged. "
+               "0 (no pause): judge them as fast as the model allows.")
+        for w in (self.interval_label, self.interval_box):
+            w.setToolTip(tip)
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(False)
         self.start_button.clicked.connect(self._on_start_button_clicked)
@@ -44,6 +62,8 @@ class SourceBar(QWidget):
         layout.addWidget(self.browse_button)
         layout.addWidget(self.realtime_box)
         layout.addWidget(self.loop_box)
+        layout.addWidget(self.interval_label)
+        layout.addWidget(self.interval_box)
         layout.addWidget(self.start_button)
         self._running = False
         self._on_kind_box_changed(0)
@@ -54,6 +74,9 @@ class SourceBar(QWidget):
             self.kind_box.setCurrentIndex(i)
         self.target_edit.setText(target)
 
+    def folder_interval_s(self) -> float:
+        return float(self.interval_box.value())
+
     def kind(self) -> str:
         return self.kind_box.currentData()
 
@@ -63,7 +86,8 @@ class SourceBar(QWidget):
     def set_running(self, running: bool) -> None:
         self._running = running
         self.start_button.setText("Stop" if running else "Start")
-        for w in (self.kind_box, self.target_edit, self.browse_button, self.realtime_box, self.loop_box):
+        for w in (self.kind_box, self.target_edit, self.browse_button, self.realtime_box, self.loop_box,
+                  self.interval_label, self.interval_box):
             w.setEnabled(not running)
         if not running:
             self._on_kind_box_changed(self.kind_box.currentIndex())
@@ -77,6 +101,9 @@ class SourceBar(QWidget):
         recorded = key in ("file", "folder")
         self.realtime_box.setEnabled(recorded and not self._running)
         self.loop_box.setEnabled(recorded and not self._running)
+        for w in (self.interval_label, self.interval_box):
+            w.setVisible(key == "folder")
+            w.setEnabled(not self._running)
 
     @Slot()
     def _on_browse_button_clicked(self) -> None:
@@ -100,4 +127,4 @@ class SourceBar(QWidget):
             return
         recorded = not spec.live
         self.start_requested.emit(spec, recorded and self.realtime_box.isChecked(),
-                                  recorded and self.loop_box.isChecked())
+                                  recorded and self.loop_box.isChecked(), self.folder_interval_s())

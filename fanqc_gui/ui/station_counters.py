@@ -1,4 +1,5 @@
-"""Inspected / GO / NG / yield counters of the camera station, with a reset button."""
+"""Inspected / GO / NG / yield counters of the camera station, with a reset button. Their colours come from
+the theme's style sheet (QLabel[stationCounter] in fanqc.qss), so they follow light and dark."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -16,7 +17,6 @@ class StationCounters(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         self.values: dict[str, QLabel] = {}
-        colours = {"inspected": "#dddddd", "go": "#35c46a", "ng": "#ef5350", "yield": "#dddddd"}
         for col, (key, title) in enumerate((("inspected", "Inspected"), ("go", "GO"), ("ng", "NG"),
                                             ("yield", "Yield"))):
             caption = QLabel(title)
@@ -28,7 +28,8 @@ class StationCounters(QWidget):
             font.setPixelSize(30)
             font.setBold(True)
             value.setFont(font)
-            value.setStyleSheet(f"color: {colours[key]}; background: #26292c; border-radius: 6px; padding: 4px;")
+            value.setProperty("stationCounter", True)
+            value.setMinimumWidth(60)
             grid.addWidget(caption, 0, col)
             grid.addWidget(value, 1, col)
             self.values[key] = value

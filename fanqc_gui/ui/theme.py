@@ -22,6 +22,7 @@ LIGHT = {
     "inboxLine": "#9aa3ae", "countFill": "rgba(0, 0, 0, 0.08)",
     "warnFill": "#fff4ce", "warnText": "#5c4400", "warnBorder": "#e0c36a", "text": "#111827",
     "plotBackground": "#ffffff", "plotForeground": "#374151", "cellFill": "#ffffff", "cellText": "#111827",
+    "plotTrain": "#1f6fb4", "plotVal": "#d46f00",
 }
 DARK = {
     "window": "#1d2026", "hint": "#9aa3ae", "label": "#b4bcc7", "panel": "#262a31", "border": "#3a3f47",
@@ -32,6 +33,7 @@ DARK = {
     "inboxLine": "#6b7280", "countFill": "rgba(255, 255, 255, 0.12)",
     "warnFill": "#4a3b0b", "warnText": "#ffe7a3", "warnBorder": "#8a6d1c", "text": "#e5e7eb",
     "plotBackground": "#1f2329", "plotForeground": "#d1d5db", "cellFill": "#262a31", "cellText": "#e5e7eb",
+    "plotTrain": "#6cb4ff", "plotVal": "#ffa040",
 }
 
 _following_system: list[QApplication] = []
@@ -54,9 +56,9 @@ def effective_scheme(app: QApplication, theme: str) -> str:
 def apply_theme(app: QApplication, theme: str = "system") -> str:
     """Apply "system", "light" or "dark"; returns the scheme now shown ("light" or "dark")."""
     scheme = effective_scheme(app, theme)
+    app.setProperty("fanqcScheme", scheme)  # first: widgets read colour() when the palette change reaches them
     app.setPalette(dark_palette() if scheme == "dark" else app.style().standardPalette())
     app.setStyleSheet(style_sheet(scheme))
-    app.setProperty("fanqcScheme", scheme)
     if theme == "system" and app not in _following_system:
         _following_system.append(app)
         app.styleHints().colorSchemeChanged.connect(lambda _scheme: _follow_system(app))

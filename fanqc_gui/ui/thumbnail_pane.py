@@ -11,6 +11,15 @@ from .thumbnail_delegate import ThumbnailDelegate
 from .thumbnail_model import PATH_ROLE, SortOrder, ThumbnailModel
 
 
+# Keys the grid handles itself (QListView), for Help > Keyboard shortcuts.
+GRID_KEYS = (
+    (("Arrow keys", "Home", "End", "PgUp", "PgDown"), "Thumbnails: move the current image"),
+    (("Shift+arrow keys", "Shift+click"), "Thumbnails: extend the selection"),
+    (("Ctrl+click",), "Thumbnails: add or remove one image from the selection"),
+    (("Ctrl+A",), "Thumbnails: select every image of the pane"),
+)
+
+
 def dropped_paths(mime) -> list[str]:
     """Local files and folders carried by a drag (file URLs)."""
     if mime is None or not mime.hasUrls():

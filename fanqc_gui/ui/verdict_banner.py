@@ -1,5 +1,6 @@
 """The GO / NG banner, readable from two metres: huge letters on green or red, P(NG) and threshold under
-them, then the model's name, frames per second and inference latency."""
+them, a note when the source ended (the last verdict stays in view), then the model's name, frames per
+second and inference latency."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -26,10 +27,15 @@ class VerdictBanner(QFrame):
         self.word.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.detail = QLabel("")
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note = QLabel("")
+        self.note.setObjectName("bannerNote")
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note.setWordWrap(True)
+        self.note.hide()
         self.info = QLabel("")
         self.info.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.info.setWordWrap(True)
-        for label in (self.word, self.detail, self.info):  # the text fits the banner, not the other way round
+        for label in (self.word, self.detail, self.note, self.info):  # the text fits the banner, not the other way round
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             label.setMinimumWidth(1)
         layout = QVBoxLayout(self)
@@ -37,6 +43,7 @@ class VerdictBanner(QFrame):
         layout.setSpacing(2)
         layout.addWidget(self.word, 1)
         layout.addWidget(self.detail)
+        layout.addWidget(self.note)
         layout.addWidget(self.info)
         self._model: ModelSummary | None = None
         self._fps = 0.0
@@ -47,10 +54,12 @@ class VerdictBanner(QFrame):
         self.show_message("READY", "Choose a source and press Start")
 
     # ---- what it shows -------------------------------------------------------------------------------
-    def show_verdict(self, v: Verdict) -> None:
+    def show_verdict(self, v: Verdict, note: str = "") -> None:
+        """A verdict; `note` says what happened since (e.g. "ENDED: end of the recording") under it."""
         self.state = v.verdict
         self.word.setText(v.verdict)
         self.detail.setText(f"P(NG) {v.p_ng:.3f}   threshold {v.threshold:.3f}")
+        self._set_note(note)
         self._apply_fonts()
         self._paint()
 
@@ -59,8 +68,16 @@ class VerdictBanner(QFrame):
         self.state = "warn" if warn else "idle"
         self.word.setText(word)
         self.detail.setText(detail)
+        self._set_note("")
         self._apply_fonts()
         self._paint()
+
+    def note_text(self) -> str:
+        return self.note.text()
+
+    def _set_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def set_model(self, model: ModelSummary | None) -> None:
         self._model = model
@@ -73,7 +90,8 @@ class VerdictBanner(QFrame):
     def _update_info(self) -> None:
         parts = []
         if self._model is not None:
-            parts.append(f"model {self._model.name} ({self._model.backend})")
+            backend = f" ({self._model.backend})" if self._model.backend else ""  # known once it runs
+            parts.append(f"model {self._model.name}{backend}")
         parts.append(f"{self._fps:.0f} frames/s")
         if self._latency is not None:
             parts.append(f"inference {self._latency:.2f} ms")
@@ -105,6 +123,7 @@ class VerdictBanner(QFrame):
         h = max(self.height(), self.minimumHeight())
         self._fit(self.word, max(24, int(h * 0.5)))
         self._fit(self.detail, max(16, int(h * 0.09)))
+        self._fit(self.note, max(14, int(h * 0.07)))
         small = QFont(self.font())
         small.setPixelSize(max(13, int(h * 0.055)))
         self.info.setFont(small)

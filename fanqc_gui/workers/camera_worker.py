@@ -40,11 +40,13 @@ class CameraWorker(QObject):
 
     def __init__(self, workspace: Workspace, store: ModelStore, settings: StationSettings, spec: SourceSpec, *,
                  model_ref: str | None = None, realtime: bool = False, loop: bool = False,
-                 capture_factory: CaptureFactory | None = None, predictor_factory: PredictorFactory | None = None,
+                 folder_interval_s: float = 0.0, capture_factory: CaptureFactory | None = None, predictor_factory: PredictorFactory | None = None,
                  display_fps: float = 30.0, num_threads: int = 1):
         super().__init__()
         self._workspace, self._store, self._settings, self._spec = workspace, store, settings, spec
         self._model_ref, self._realtime, self._loop = model_ref, realtime, loop
+        # an image folder shown to a person: one image every folder_interval_s seconds (0: as fast as it goes)
+        self._folder_interval_s = max(0.0, folder_interval_s) if spec.kind == "folder" else 0.0
         self._capture_factory, self._predictor_factory = capture_factory, predictor_factory
         self._display_period = 1.0 / display_fps
         self._num_threads = num_threads
@@ -105,8 +107,10 @@ class CameraWorker(QObject):
             return
         self.station = station
         self.model_changed.emit(station.model_summary())
-        grabber = FrameGrabber(open_source(self._spec, self._capture_factory), realtime=self._realtime,
-                               loop=self._loop, on_status=self._statuses.put)
+        interval = self._folder_interval_s or None
+        grabber = FrameGrabber(open_source(self._spec, self._capture_factory, folder_interval_s=interval),
+                               realtime=self._realtime, paced=interval is not None, loop=self._loop,
+                               on_status=self._statuses.put)
         try:
             grabber.start(wait_for_source=True)
         except SourceError as exc:  # a recording that cannot be opened; live sources are retried instead

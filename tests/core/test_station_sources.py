@@ -138,6 +138,44 @@ def test_image_folder_plays_in_name_order_and_skips_broken_files(tmp_path):
     assert grabber.status.state == "ended"
 
 
+def _write_parts(folder, n):
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"part_{i:02d}.png"), render_part(rng, None, 48))
+
+
+def test_a_paced_folder_shows_every_image_in_its_own_rhythm(tmp_path):
+    _write_parts(tmp_path, 4)
+    source = open_source(SourceSpec.parse(str(tmp_path)), folder_interval_s=0.2)
+    grabber = FrameGrabber(source, paced=True)
+    grabber.start()
+    received = []  # taken as soon as they come: the gaps are the folder's rhythm, not the reader's
+    while (item := grabber.get(timeout=5.0)) not in (ENDED, None):
+        received.append((item.name, time.monotonic()))
+    grabber.stop()
+    names = [n for n, _ in received]
+    assert names == ["part_00.png", "part_01.png", "part_02.png", "part_03.png"]
+    assert grabber.dropped == 0 and grabber.status.state == "ended"
+    assert received[-1][1] - received[0][1] >= 3 * 0.2 * 0.9
+
+
+def test_a_paced_folder_waits_for_a_slow_reader_and_loses_nothing(tmp_path):
+    _write_parts(tmp_path, 5)
+    grabber = FrameGrabber(open_source(SourceSpec.parse(str(tmp_path)), folder_interval_s=0.05), paced=True)
+    grabber.start()
+    frames = drain(grabber, per_frame_s=0.15)  # the model is slower than the folder's pace
+    grabber.stop()
+    assert [f.index for f in frames] == [0, 1, 2, 3, 4] and grabber.dropped == 0
+
+
+def test_a_folder_is_not_paced_unless_asked(tmp_path):
+    """`fanqc inspect --source FOLDER` judges as fast as it can: no interval, no pacing."""
+    _write_parts(tmp_path, 3)
+    grabber = FrameGrabber(open_source(SourceSpec.parse(str(tmp_path))))
+    assert not grabber.paced and not grabber.realtime
+    assert FrameGrabber(open_source(SourceSpec.parse(str(tmp_path))), realtime=True).paced
+
+
 def test_loop_plays_a_recording_again(tmp_path_factory):
     path, _ = demo_video(tmp_path_factory)
     n = len(video_frames(path))

@@ -69,7 +69,9 @@ def test_a_demo_video_is_judged_and_the_page_agrees_with_the_log(qtbot, make_pag
     qtbot.mouseClick(page.source_bar.start_button, Qt.MouseButton.LeftButton)
     assert page.source_bar.start_button.text() == "Stop"
     qtbot.waitUntil(lambda: page.session is None, timeout=20_000)  # the recording ended
-    assert page.banner.word.text() == "ENDED"
+    # the last verdict stays in view, the end noted under it
+    assert page.banner.word.text() == page.last_verdict.verdict
+    assert page.banner.note_text() == "ENDED: end of the recording"
     log = InspectionLog.for_workspace(ws.root)
     counts = log.counts()
     assert counts["total"] == 48

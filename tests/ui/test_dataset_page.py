@@ -190,8 +190,7 @@ def test_refused_write_is_reported_and_changes_nothing(app_parts, demo_workspace
     def refuse(src, dst, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(file_moves.os, "link", refuse)
-    monkeypatch.setattr(file_moves.os, "open", refuse)
+    monkeypatch.setattr(file_moves, "_rename_no_replace", refuse)
     before = {k: names(demo_workspace / k) for k in ("inbox", "GO")}
     press(app_parts.dataset.panes["inbox"].view, Key.Key_G)
     text = status_text(app_parts)
@@ -210,3 +209,23 @@ def test_moving_the_last_image_selects_the_new_last(app_parts, demo_workspace):
     press(inbox.view, Key.Key_G)
     assert inbox.current_path().endswith("inbox_0005.jpg")
     assert app_parts.dataset.preview.field("Name") == "inbox_0005.jpg"
+
+
+def test_long_undo_labels_never_widen_the_window(app_parts, demo_workspace, qtbot):
+    window, page = app_parts.window, app_parts.dataset
+    go = page.panes["go"]
+    go.select_paths(go.model.paths()[:12])
+    go.focus_grid()
+    press(go.view, Key.Key_N)
+    assert page.undo_action.text().startswith("Undo move 12 images to")
+    qtbot.wait(50)
+    width, page_min = window.width(), page.minimumSizeHint().width()
+    assert page_min <= 1280 - 16 and page.minimumSizeHint().height() <= 720 - 60  # fits a laptop screen
+    # a workspace's own folder names make it longer still
+    page.undo_action.setText("Undo move 12 images to NG-scratches-dents-and-cracks-on-the-left-blade")
+    qtbot.wait(50)
+    assert window.width() == width and page.minimumSizeHint().width() == page_min
+    button = page.undo_buttons[0]
+    assert button.text().endswith("…") and button.width() < 260
+    assert "NG-scratches-dents-and-cracks-on-the-left-blade" in button.toolTip()  # the full text on hover
+    assert page.undo_action.text() in [a.text() for a in window.edit_menu.actions()]  # the menu says it all

@@ -115,3 +115,56 @@ def test_preview_details_zoom_and_arrow_keys(app_parts, demo_workspace, qtbot):
     go.focus_grid()
     press(go.view, Qt.Key.Key_Right)
     assert go.current_path().endswith("go_0004.jpg")
+
+
+def _view_option(view, index):
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    option = QStyleOptionViewItem()
+    option.initFrom(view.viewport())
+    option.rect = view.visualRect(index)
+    option.font = view.font()
+    return option
+
+
+def test_a_long_name_shows_its_words_and_the_tooltip_the_whole_name(app_parts, demo_workspace, qtbot):
+    """Names are cut at their end, never in the middle where the words a user filters by often are."""
+    name = "part_0001_scratch_near_the_hub_of_blade_3_left_side.jpg"
+    shutil.copy(demo_workspace / "inbox" / "inbox_0000.jpg", demo_workspace / "inbox" / name)
+    inbox = app_parts.dataset.panes["inbox"]
+    qtbot.waitUntil(lambda: inbox.model.total == 9, timeout=5_000)
+    index = inbox.model.index(inbox.model.row_of(str(demo_workspace / "inbox" / name)))
+    lines = inbox.view.itemDelegate().shown_name(_view_option(inbox.view, index), index)
+    assert len(lines) == 2 and lines[0].startswith("part_0001_")
+    assert "scratch" in "".join(lines) and lines[-1].endswith("…")
+    assert name in index.data(Qt.ItemDataRole.ToolTipRole)
+    inbox.set_name_filter("scratch")  # the word shown is the word that finds it
+    assert inbox.count_text() == "1 of 9"
+
+
+def test_a_selected_name_is_readable_in_the_dark_theme(app_parts, qtbot):
+    from fanqc_gui.ui.theme import apply_theme
+
+    inbox = app_parts.dataset.panes["inbox"]
+    inbox.select_row(0)
+    apply_theme(QApplication.instance(), "dark")
+    try:
+        qtbot.wait(50)
+        index = inbox.model.index(0)
+        option = _view_option(inbox.view, index)
+        rect = inbox.view.itemDelegate().name_rect(option)
+        picture = inbox.view.viewport().grab().toImage()
+        background = picture.pixelColor(rect.left() + 4, rect.center().y())  # left of the centred name
+        text = inbox.view.palette().text().color()
+        assert _contrast(text, background) >= 4.5, (text.name(), background.name())
+    finally:
+        apply_theme(QApplication.instance(), "light")
+
+
+def _contrast(a, b) -> float:
+    def lum(c) -> float:
+        def ch(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        return 0.2126 * ch(c.redF()) + 0.7152 * ch(c.greenF()) + 0.0722 * ch(c.blueF())
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)

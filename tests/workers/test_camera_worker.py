@@ -208,3 +208,34 @@ def _fast_backoff_grabber():
             super().__init__(*args, backoff=Backoff(initial=0.02, maximum=0.1), **kwargs)
 
     return FastBackoffGrabber
+
+
+def test_an_image_folder_is_paced_one_verdict_per_image_shown(qtbot, demo_workspace_template, tmp_path,
+                                                                tmp_path_factory):
+    """The GUI shows a folder to a person: each image judged and shown, one every folder_interval_s."""
+    import time
+
+    import cv2
+
+    from fanqc_gui.core.demo_model import install_demo_model
+    from fanqc_gui.core.model_store import ModelStore
+
+    store = ModelStore(tmp_path / "models")
+    install_demo_model(store)
+    shutil.copytree(demo_workspace_template, tmp_path / "ws")
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i, frame in enumerate(video_frames(demo_video(tmp_path_factory)[0])[:4]):
+        cv2.imwrite(str(folder / f"part_{i}.png"), frame)
+    worker = CameraWorker(open_workspace(tmp_path / "ws"), store, SETTINGS, SourceSpec.parse(str(folder)),
+                          folder_interval_s=0.3)
+    arrivals = []
+    worker.verdict_ready.connect(lambda v: arrivals.append((v.frame_index, time.monotonic())))
+    session, rec = start(qtbot, worker)
+    with qtbot.waitSignal(worker.finished, timeout=20_000):
+        pass
+    assert session.stop()
+    assert [i for i, _ in arrivals] == [0, 1, 2, 3]  # every image judged and shown, none merged or dropped
+    gaps = np.diff([t for _, t in arrivals])
+    assert gaps.min() >= 0.3 * 0.7
+    assert rec.states[-1].state == "ended" and rec.states[-1].message == "end of the folder"
