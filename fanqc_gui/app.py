@@ -33,6 +33,7 @@ from .ui.workspace_actions import WorkspaceActions
 from .workers.dir_syncer import DirSyncer
 from .workers.folder_lister import FolderLister
 from .workers.image_loader import ImageLoader
+from .workers.model_catalogue import ModelCatalogue
 from .workers.thumbnail_loader import ThumbnailLoader
 
 
@@ -49,6 +50,7 @@ class AppParts:
     camera: CameraPage
     store: ModelStore
     settings_actions: SettingsActions
+    catalogue: ModelCatalogue
 
 
 _collector: GuiThreadGarbageCollector | None = None
@@ -80,14 +82,17 @@ def build_app(settings: AppSettings | None = None, store: ModelStore | None = No
     """Create the workers, the pages and the window, wired together (no workspace opened yet)."""
     window = MainWindow()
     store = store or ModelStore(default_model_store())
+    # One catalogue of stored models for every page: an activation, a rename or a saved threshold shows
+    # everywhere at once.
+    catalogue = ModelCatalogue(store, window)
     thumbnails = ThumbnailLoader(window)
     lister = FolderLister(window)
     images = ImageLoader(window)
     syncer = DirSyncer(window)
     dataset = DatasetPage(thumbnails, lister, images, syncer)
-    training = TrainingPage(None, store)
-    insight = InsightPage(None, store, None, thumbnails=thumbnails)
-    camera = CameraPage(None, store)
+    training = TrainingPage(None, catalogue)
+    insight = InsightPage(None, catalogue, None, thumbnails=thumbnails)
+    camera = CameraPage(None, catalogue)
     window.add_page("Dataset", dataset)
     window.add_page("Training", training)
     window.add_page("Insight", insight)
@@ -95,7 +100,7 @@ def build_app(settings: AppSettings | None = None, store: ModelStore | None = No
     window.add_edit_actions([dataset.undo_action, dataset.redo_action])
     settings = settings if settings is not None else load_settings()
     workspaces = WorkspaceActions(window, settings)
-    settings_actions = SettingsActions(window, settings, store, training, insight, camera)
+    settings_actions = SettingsActions(window, settings, catalogue, training, insight, camera)
 
     def open_workspace_in_pages(ws) -> None:
         dataset.set_workspace(ws)  # first: it creates the session's move journal
@@ -114,7 +119,8 @@ def build_app(settings: AppSettings | None = None, store: ModelStore | None = No
         window.closing.connect(page.shutdown)
     for worker in (thumbnails, lister, images, syncer):
         window.closing.connect(worker.shutdown)
-    return AppParts(window, dataset, workspaces, thumbnails, training, insight, camera, store, settings_actions)
+    return AppParts(window, dataset, workspaces, thumbnails, training, insight, camera, store, settings_actions,
+                    catalogue)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,8 +182,7 @@ def _install_demo_model_on_first_start(parts: AppParts, settings: AppSettings):
         parts.window.show_status(f"⚠ Could not install the demo model: {exc}")
         return None
     if info is not None:
-        parts.training.models.refresh()
-        parts.insight.refresh_models()
+        parts.catalogue.notify_changed()
     return info
 
 

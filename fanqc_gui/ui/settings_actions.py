@@ -17,9 +17,9 @@ from .theme import apply_theme
 
 
 class SettingsActions(QObject):
-    def __init__(self, window: MainWindow, settings: AppSettings, store, training, insight, camera):
+    def __init__(self, window: MainWindow, settings: AppSettings, catalogue, training, insight, camera):
         super().__init__(window)
-        self.window, self.settings, self.store = window, settings, store
+        self.window, self.settings, self.catalogue, self.store = window, settings, catalogue, catalogue.store
         self.training, self.insight, self.camera = training, insight, camera
         window.edit_menu.addSeparator()
         self.settings_action = window.edit_menu.addAction("&Settings…")
@@ -68,8 +68,7 @@ class SettingsActions(QObject):
             problems.append(f"could not save the settings: {exc.strerror or exc} (they apply until FanQC closes)")
         if store_changed:
             self.store.root = root
-            self.training.models.refresh()
-            self.insight.refresh_models()
+            self.catalogue.notify_changed()  # every page re-reads the new store
         self.camera.apply_station_settings(station)
         app = QApplication.instance()
         if app is not None:
