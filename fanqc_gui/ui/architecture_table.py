@@ -64,7 +64,7 @@ class ArchitectureTable(QWidget):
         self.table.clearSpans()
         self.table.setRowCount(2 * len(rows))
         self._rows = []
-        explanation_colour = QBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        explanation_colour = self._explanation_brush()
         for i, row in enumerate(rows):
             kind = KIND_NAMES.get(row.kind, row.kind)
             if row.name == "p_ng":
@@ -90,6 +90,16 @@ class ArchitectureTable(QWidget):
         total = sum(row.params for row in rows)
         self.total_label.setText(f"{total:,} learned parameters in total. "
                                  f"Input {shape_text(rows[0].output_shape)} (width x height x colour channels).")
+
+    def _explanation_brush(self) -> QBrush:
+        return QBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # another theme: the explanations' grey follows it
+            brush = self._explanation_brush()
+            for r in range(1, self.table.rowCount(), 2):
+                self.table.item(r, 0).setForeground(brush)
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:

@@ -2,15 +2,20 @@
 duplicates, and the class mapping in words. Also decides whether training is possible, and says why not."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
 from ..core.dataset import MIN_IMAGES_PER_CLASS, DatasetError, ScanReport
 from ..core.workspace import GO, NG, Workspace
+from . import theme
 
 IMBALANCE_RATIO = 1.5  # warn when one class has this many times the images of the other
-WARN = "color: #8a5a00;"
-BAD = "color: #b3261e;"
+NO_WORKSPACE = "No workspace is open: open one from the File menu."
+
+
+def _style(name: str) -> str:
+    """A CSS colour rule with the theme's colour `name`, read now (re-read when the theme changes)."""
+    return f"color: {theme.colour(name).name()};"
 
 
 class DatasetSummary(QWidget):
@@ -22,7 +27,6 @@ class DatasetSummary(QWidget):
         self.mapping_label = QLabel(wordWrap=True)
         self.mapping_label.setObjectName("hint")
         self.warning_label = QLabel(wordWrap=True)
-        self.warning_label.setStyleSheet(WARN)
         self.problems_label = QLabel(wordWrap=True)
         self.problems_list = QListWidget()
         self.problems_list.setMaximumHeight(90)
@@ -39,7 +43,10 @@ class DatasetSummary(QWidget):
         layout.addWidget(self.problems_label)
         layout.addWidget(self.problems_list)
         self.report: ScanReport | None = None
-        self._blocker: str | None = "No workspace is open: open one from the File menu."
+        self._blocker: str | None = NO_WORKSPACE
+        self._shown = self.show_no_workspace  # what is on screen, shown again in another theme's colours
+        self._scheme = ""
+        self._follow_theme()
         self.show_no_workspace()
 
     def start_blocker(self) -> str | None:
@@ -48,12 +55,26 @@ class DatasetSummary(QWidget):
 
     def show_no_workspace(self) -> None:
         self.report = None
-        self._blocker = "No workspace is open: open one from the File menu."
+        self._blocker = NO_WORKSPACE
+        self._shown = self.show_no_workspace
         self.counts_label.setText("<b>No workspace open.</b>")
         self.mapping_label.clear()
         self._clear_details()
 
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            QTimer.singleShot(0, self, self._follow_theme)  # the theme's colour table switches after the palette
+
+    def _follow_theme(self) -> None:
+        if theme.current_scheme() == self._scheme:
+            return
+        self._scheme = theme.current_scheme()
+        self.warning_label.setStyleSheet(_style("warnText"))
+        self._shown()
+
     def show_scanning(self, workspace: Workspace) -> None:
+        """Counting: the last counts stay until the new ones arrive (none after show_no_workspace())."""
         self._blocker = "Counting the images…"
         if self.report is None:
             self.counts_label.setText(f"Counting the images in {workspace.root}…")
@@ -62,11 +83,13 @@ class DatasetSummary(QWidget):
     def show_error(self, text: str) -> None:
         self.report = None
         self._blocker = text
-        self.counts_label.setText(f"<span style='{BAD}'>{text}</span>")
+        self._shown = lambda: self.show_error(text)
+        self.counts_label.setText(f"<span style='{_style('ngText')}'>{text}</span>")
         self._clear_details()
 
     def show_report(self, report: ScanReport, val_split: float) -> None:
         self.report = report
+        self._shown = lambda: self.show_report(report, val_split)
         mapping = report.mapping
         go, ng = report.count(GO), report.count(NG)
         n_val = sum(_val_count(n, val_split) for n in (go, ng))
@@ -93,8 +116,9 @@ class DatasetSummary(QWidget):
             self._blocker = None
         except DatasetError as exc:
             self._blocker = f"Cannot train: {exc}."
-            self.counts_label.setText(self.counts_label.text() + f"<br><span style='{BAD}'>{self._blocker} "
-                                      f"Sort at least {MIN_IMAGES_PER_CLASS} images into each class.</span>")
+            self.counts_label.setText(f"{self.counts_label.text()}<br><span style='{_style('ngText')}'>"
+                                      f"{self._blocker} Sort at least {MIN_IMAGES_PER_CLASS} images into each "
+                                      "class.</span>")
 
     def _show_problems(self, report: ScanReport) -> None:
         self.problems_list.clear()
@@ -103,7 +127,8 @@ class DatasetSummary(QWidget):
         self.problems_list.setVisible(n > 0)
         if not n:
             return
-        self.problems_label.setText(f"<span style='{WARN}'>{n} file(s) cannot be used and will be skipped:</span>")
+        self.problems_label.setText(f"<span style='{_style('warnText')}'>{n} file(s) cannot be used and will be "
+                                    "skipped:</span>")
         for problem in report.problems:
             try:
                 shown = problem.path.relative_to(report.root)

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..core.evaluation import Metrics
 from ..core.model_comparison import Comparison
+from . import theme
 
-GOOD_BG, BAD_BG, ZERO_BG = "#d8f0dc", "#f8d7d4", "#f2f2f2"
-VERDICT_COLOURS = {"better": "#2e8b45", "worse": "#c0392b", "mixed": "#b07800"}  # others: the theme's text
+# Cell kinds -> the theme's (fill, text, border) colour names (theme.LIGHT / DARK): right answers, wrong
+# answers, an empty wrong-answer cell, and a plain figure.
+CELL_COLOURS = {
+    "good": ("goHeader", "goText", "goBorder"),
+    "bad": ("ngHeader", "ngText", "ngBorder"),
+    "zero": ("header", "cellText", "border"),
+    "figure": ("cellFill", "cellText", "border"),
+}
+VERDICT_COLOURS = {"better": "goText", "worse": "ngText", "mixed": "warnText"}  # others: the theme's text
 
 
-def _cell(text: str, bg: str | None = None, bold: bool = False) -> QLabel:
+def _cell(text: str, kind: str | None = None, bold: bool = False) -> QLabel:
+    """A centred figure; kind (a CELL_COLOURS key) boxes it in the theme's colours, read now."""
     label = QLabel(text, alignment=Qt.AlignmentFlag.AlignCenter)
     style = "padding: 2px 6px;"
-    if bg:
-        style += f"background: {bg}; border: 1px solid #ccc; color: #1f2329;"
+    if kind:
+        fill, colour, border = (theme.colour(name).name() for name in CELL_COLOURS[kind])
+        style += f"background: {fill}; border: 1px solid {border}; color: {colour};"
     if bold:
         style += "font-weight: bold;"
     label.setStyleSheet(style)
@@ -47,8 +57,7 @@ class ConfusionGrid(QWidget):
             row = []
             for c in range(2):
                 n = int(matrix[r][c])
-                bg = GOOD_BG if r == c else (BAD_BG if n else ZERO_BG)
-                cell = _cell(str(n), bg, bold=True)
+                cell = _cell(str(n), "good" if r == c else ("bad" if n else "zero"), bold=True)
                 cell.setMinimumWidth(52)
                 grid.addWidget(cell, r + 2, c + 1)
                 row.append(cell)
@@ -76,20 +85,28 @@ class ModelComparisonView(QFrame):
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.activate_button)
+        words = QVBoxLayout()
+        words.addWidget(self.note)
+        words.addWidget(self.summary)
+        words.addStretch(1)
+        body = QHBoxLayout()  # the words beside the figures: the whole result fits a low panel
+        body.addLayout(words, 1)
+        body.addWidget(self.figures, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(self.note)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.figures)
+        layout.addLayout(body)
         layout.addStretch(1)
         self.model_id: str | None = None
         self.comparison: Comparison | None = None
         self._active_id: str | None = None
+        self._error: str | None = None
+        self._scheme = theme.current_scheme()
         self.clear()
 
     def clear(self) -> None:
         self.model_id = None
         self.comparison = None
+        self._error = None
         self.title.setText("No result yet")
         self.summary.setText("When a run ends, the new model is measured here next to the active model, on the "
                              "same validation images.")
@@ -100,6 +117,7 @@ class ModelComparisonView(QFrame):
     def show_pending(self, model_id: str, model_name: str) -> None:
         self.model_id = model_id
         self.comparison = None
+        self._error = None
         self.title.setText(f"New model: {model_name}")
         self.summary.setText("Measuring the new and the active model on the same validation images…")
         self._set_figures(None)
@@ -108,17 +126,35 @@ class ModelComparisonView(QFrame):
     def show_comparison(self, comparison: Comparison) -> None:
         self.comparison = comparison
         self.model_id = comparison.new.model_id
+        self._error = None
         self.title.setText(f"New model: {comparison.new.name}")
         colour = VERDICT_COLOURS.get(comparison.verdict)
-        style = f" style='color:{colour}'" if colour else ""
+        style = f" style='color:{theme.colour(colour).name()}'" if colour else ""
         self.summary.setText(f"<b{style}>{html.escape(comparison.headline())}</b><br>"
-                             f"<span style='color:#8b93a0'>{html.escape(comparison.details())}</span>")
+                             f"<span style='color:{theme.colour('hint').name()}'>"
+                             f"{html.escape(comparison.details())}</span>")
         self._set_figures(comparison)
         self._update_button()
 
     def show_error(self, text: str) -> None:
-        self.summary.setText(f"<span style='color:#b3261e'>The comparison failed: {html.escape(text)}</span>")
+        self._error = text
+        self.summary.setText(f"<span style='color:{theme.colour('ngText').name()}'>The comparison failed: "
+                             f"{html.escape(text)}</span>")
         self._update_button()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            QTimer.singleShot(0, self, self._follow_theme)  # the theme's colour table switches after the palette
+
+    def _follow_theme(self) -> None:
+        if theme.current_scheme() == self._scheme:
+            return
+        self._scheme = theme.current_scheme()
+        if self.comparison is not None:
+            self.show_comparison(self.comparison)  # every colour is read again
+        elif self._error is not None:
+            self.show_error(self._error)
 
     def set_active_id(self, model_id: str | None) -> None:
         self._active_id = model_id
@@ -138,8 +174,9 @@ class ModelComparisonView(QFrame):
     def _set_figures(self, comparison: Comparison | None) -> None:
         while self.figures_layout.count():
             item = self.figures_layout.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            if (widget := item.widget()) is not None:
+                widget.setParent(None)  # out of the page at once (deleteLater waits for the loop)
+                widget.deleteLater()
         self.figures.setVisible(comparison is not None)
         if comparison is None:
             return
@@ -156,11 +193,10 @@ class ModelComparisonView(QFrame):
         for c, (title, m) in enumerate(columns, start=1):
             grid.addWidget(_cell(title, bold=True), 0, c)
             for r, text in enumerate(_figure_texts(m), start=1):
-                grid.addWidget(_cell(text, "#fafafa"), r, c)
+                grid.addWidget(_cell(text, "figure"), r, c)
         self.figures_layout.addWidget(table)
         for title, m in columns:
             self.figures_layout.addWidget(ConfusionGrid(title, m.confusion_matrix))
-        self.figures_layout.addStretch(1)
 
     @Slot()
     def _on_activate_clicked(self) -> None:

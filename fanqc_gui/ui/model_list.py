@@ -1,21 +1,29 @@
-"""Every stored model with its figures and the active mark; activate, rename, delete, export, import."""
+"""Every stored model with its figures and the active mark; activate, rename, delete, export, import.
+
+The list shows the model catalogue (workers.model_catalogue): it re-reads it whenever the catalogue changes
+(a threshold saved in Insight, an activation at the Camera page, another program), and makes every change
+through it, so the other pages see this list's changes at once.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
                                QMessageBox, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..core.model_store import ModelInfo, ModelStore, ModelStoreError
 from ..core.workspace import ClassMapping
+from ..workers.model_catalogue import ModelCatalogue, as_catalogue
 from ..workers.model_jobs import ModelJobs
+from . import theme
 
 COLUMNS = ("Active", "Name", "Created", "Source", "Trained on", "Val. accuracy", "NG recall", "Threshold", "TFLite")
 ID_ROLE = Qt.ItemDataRole.UserRole
 EXPORT_TIP = "(Re)write model.tflite, the fast runtime file, for the selected model."
 IMPORT_TIP = "Bring in a Keras .h5 model made with the old training script (it is not activated)."
+MIN_VISIBLE_ROWS = 5  # the table never shrinks below this many rows: the active model stays in sight
 
 
 def _percent(value) -> str:
@@ -38,23 +46,35 @@ def row_texts(info: ModelInfo, active: bool) -> list[str]:
             "yes" if s["has_tflite"] else "no"]
 
 
+class _ModelTable(QTableWidget):
+    """A table whose smallest size still shows MIN_VISIBLE_ROWS rows (and grows with the layout)."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        rows = self.verticalHeader().defaultSectionSize() * MIN_VISIBLE_ROWS
+        height = rows + self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth()
+        if self.horizontalScrollBar().isVisible():
+            height += self.horizontalScrollBar().sizeHint().height()
+        return QSize(hint.width(), max(hint.height(), height))
+
+
 class ModelList(QWidget):
-    active_changed = Signal(str)  # model id
-    models_changed = Signal()
+    models_changed = Signal()  # the list was read again (after any change of the catalogue)
     status_message = Signal(str)
 
-    def __init__(self, store: ModelStore, jobs: ModelJobs, parent: QWidget | None = None):
+    def __init__(self, models: ModelStore | ModelCatalogue, jobs: ModelJobs, parent: QWidget | None = None):
         super().__init__(parent)
-        self._store = store
+        self.catalogue = as_catalogue(models, self)
         self._jobs = jobs
         self._mapping = ClassMapping()
         self._tf_block_reason: str | None = None
-        self.table = QTableWidget(0, len(COLUMNS))
+        self.table = _ModelTable(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -87,17 +107,22 @@ class ModelList(QWidget):
         jobs.model_exported.connect(self._on_jobs_model_exported)
         jobs.export_failed.connect(self._on_jobs_failed)
         jobs.busy_changed.connect(self._update_buttons)
+        self.catalogue.changed.connect(self.refresh)
+        self._scheme = theme.current_scheme()
         self.refresh()
 
     # ---- public -------------------------------------------------------------------------------------
+    @Slot()
     def refresh(self) -> None:
-        """Re-read the store (metadata only: cheap), keeping the selection."""
+        """Re-read the catalogue (metadata only: cheap), keeping the selection. Called on every change of the
+        catalogue; callable by hand after the store's folder itself was replaced."""
         keep = self.selected_id()
-        active = self._store.active_id()
-        infos = list(reversed(self._store.list()))  # newest first
+        active = self.catalogue.active_id()
+        infos = self.catalogue.models()  # newest first
         self.table.setRowCount(len(infos))
         bold = QFont()
         bold.setBold(True)
+        active_brush = QBrush(theme.colour("goText"))
         for r, info in enumerate(infos):
             for c, text in enumerate(row_texts(info, info.id == active)):
                 item = QTableWidgetItem(text)
@@ -105,11 +130,13 @@ class ModelList(QWidget):
                 item.setToolTip(f"{info.id}\n{info.folder}")
                 if info.id == active:
                     item.setFont(bold)
-                    item.setForeground(QBrush(QColor("#1d7a32")) if c == 0 else item.foreground())
+                    if c == 0:
+                        item.setForeground(active_brush)
                 self.table.setItem(r, c, item)
         if keep is not None:
             self.select_model(keep)
         self._update_buttons()
+        self.models_changed.emit()
 
     def model_ids(self) -> list[str]:
         return [self.table.item(r, 0).data(ID_ROLE) for r in range(self.table.rowCount())]
@@ -135,14 +162,13 @@ class ModelList(QWidget):
         self._update_buttons()
 
     # ---- actions ------------------------------------------------------------------------------------
+    @Slot(str)
     def activate(self, model_id: str) -> bool:
         try:
-            info = self._store.activate(model_id)
+            info = self.catalogue.activate(model_id)  # every page follows (catalogue.changed)
         except (ModelStoreError, OSError) as exc:
             return self._fail(f"cannot activate {model_id}: {exc}")
         self._say(f"{info.name} is now the active model.")
-        self.refresh()
-        self.active_changed.emit(info.id)
         return True
 
     @Slot()
@@ -163,20 +189,18 @@ class ModelList(QWidget):
         if not ok or not name.strip() or name.strip() == info.name:
             return
         try:
-            self._store.update_metadata(info.id, name=name.strip())
+            self.catalogue.rename(info.id, name.strip())
         except (ModelStoreError, OSError) as exc:
             self._fail(f"cannot rename {info.name}: {exc}")
             return
         self._say(f"Renamed {info.name} to {name.strip()}.")
-        self.refresh()
-        self.models_changed.emit()
 
     @Slot()
     def _on_delete_clicked(self) -> None:
         info = self._selected_info()
         if info is None:
             return
-        if info.id == self._store.active_id():
+        if info.id == self.catalogue.active_id():
             QMessageBox.information(self, "Delete model", f"{info.name} is the active model: the station uses it.\n"
                                     "Activate another model first, then delete this one.")
             self._fail(f"{info.name} is the active model and cannot be deleted.")
@@ -188,13 +212,11 @@ class ModelList(QWidget):
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:
-            self._store.delete(info.id)
+            self.catalogue.delete(info.id)
         except (ModelStoreError, OSError) as exc:
             self._fail(f"cannot delete {info.name}: {exc}")
             return
         self._say(f"Deleted {info.name}.")
-        self.refresh()
-        self.models_changed.emit()
 
     @Slot()
     def _on_export_clicked(self) -> None:
@@ -218,14 +240,13 @@ class ModelList(QWidget):
     @Slot(object)
     def _on_jobs_model_imported(self, info: ModelInfo) -> None:
         self._say(f"Imported {info.name}. It is not active; select it and press Activate to use it.")
-        self.refresh()
+        self.catalogue.notify_changed()  # the engine process wrote it: tell every page
         self.select_model(info.id)
-        self.models_changed.emit()
 
     @Slot(object)
     def _on_jobs_model_exported(self, info: ModelInfo) -> None:
         self._say(f"Wrote {info.tflite_path}.")
-        self.refresh()
+        self.catalogue.notify_changed()
 
     @Slot(str)
     def _on_jobs_failed(self, reason: str) -> None:
@@ -237,16 +258,16 @@ class ModelList(QWidget):
         if model_id is None:
             return None
         try:
-            return self._store.get(model_id)
-        except ModelStoreError as exc:
+            return self.catalogue.get(model_id)
+        except ModelStoreError as exc:  # gone meanwhile (another program): show the list as it is now
             self._fail(str(exc))
-            self.refresh()
+            self.catalogue.notify_changed()
             return None
 
     @Slot()
     def _update_buttons(self, *_args) -> None:
         selected = self.selected_id()
-        active = self._store.active_id()
+        active = self.catalogue.active_id()
         busy = self._jobs.is_busy()
         self.activate_button.setEnabled(selected is not None and selected != active)
         self.rename_button.setEnabled(selected is not None)
@@ -261,12 +282,27 @@ class ModelList(QWidget):
         self.import_button.setToolTip(reason or IMPORT_TIP)
 
     def _say(self, text: str) -> None:
+        self.message.setProperty("failed", False)
         self.message.setStyleSheet("")
         self.message.setText(text)
         self.status_message.emit(text)
 
     def _fail(self, text: str) -> bool:
-        self.message.setStyleSheet("color: #b3261e;")
+        self.message.setProperty("failed", True)
+        self.message.setStyleSheet(f"color: {theme.colour('ngText').name()};")
         self.message.setText(text)
         self.status_message.emit(text)
         return False
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            QTimer.singleShot(0, self, self._follow_theme)  # the theme's colour table switches after the palette
+
+    def _follow_theme(self) -> None:
+        if theme.current_scheme() == self._scheme:
+            return
+        self._scheme = theme.current_scheme()
+        self.refresh()  # the active mark's colour
+        if self.message.property("failed"):
+            self.message.setStyleSheet(f"color: {theme.colour('ngText').name()};")

@@ -1,4 +1,10 @@
-"""The two questions the training page asks: what to keep when stopping, and whether to close mid-run."""
+"""The two questions the training page asks while a run goes on: what to keep when stopping, and whether to
+close mid-run.
+
+The run does not pause while a question is open, so each dialog follows it: `set_epochs_done` is called as
+epochs finish (the count always matches the log and the curves), and the page closes the dialog when the run
+ends before the user answers.
+"""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -8,34 +14,61 @@ CLOSE_DIALOG = "closeDuringTrainingDialog"
 SAVE, DISCARD = "save", "discard"
 
 
-def ask_stop_choice(parent: QWidget, epochs_done: int) -> str | None:
-    """SAVE (stop, keep the best model so far), DISCARD (stop, keep nothing) or None (continue training)."""
-    box = QMessageBox(QMessageBox.Icon.Question, "Stop training", "Stop the run after the current batch?",
-                      parent=parent)
-    box.setObjectName(STOP_DIALOG)
-    save = None
-    if epochs_done:
-        box.setInformativeText(f"{epochs_done} epoch(s) are done. The best model so far can be kept in the model "
-                               "list; it is not activated. The active model is not touched either way.")
-        save = box.addButton("Stop and keep best model", QMessageBox.ButtonRole.AcceptRole)
-    else:
-        box.setInformativeText("No epoch has finished yet, so there is no model to keep.")
-    discard = box.addButton("Stop, keep nothing", QMessageBox.ButtonRole.DestructiveRole)
-    box.setDefaultButton(box.addButton("Continue training", QMessageBox.ButtonRole.RejectRole))
-    box.exec()
-    clicked = box.clickedButton()
-    if save is not None and clicked is save:
-        return SAVE
-    return DISCARD if clicked is discard else None
+def epochs_text(epochs_done: int, planned: int = 0) -> str:
+    """How far the run is, in the words of the log: epochs done (as many as its epoch lines), and the one
+    under way. planned: the run's epochs, 0 while unknown."""
+    if not epochs_done:
+        return "No epoch has finished yet"
+    done = f"{epochs_done} epoch{'s are' if epochs_done != 1 else ' is'} done"
+    if planned and epochs_done >= planned:
+        return f"{done} (all of them)"
+    return f"{done} (epoch {epochs_done + 1} is under way; stopping abandons it)"
 
 
-def confirm_close_during_training(parent: QWidget, epochs_done: int) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Warning, "Training is running",
-                      f"A training run is in progress ({epochs_done} epoch(s) done). Stop it and close?",
-                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
-    box.setObjectName(CLOSE_DIALOG)
-    box.setInformativeText("The run stops after the current batch. Its model is not saved, and the active model "
-                           "stays as it is.")
-    box.setDefaultButton(QMessageBox.StandardButton.No)
-    box.exec()
-    return box.clickedButton() is box.button(QMessageBox.StandardButton.Yes)
+class StopDialog(QMessageBox):
+    """SAVE (stop, keep the best model so far), DISCARD (stop, keep nothing) or None (continue training).
+    Opened with open(): the page reads `choice()` when it finishes."""
+
+    def __init__(self, parent: QWidget, epochs_done: int, planned: int = 0):
+        super().__init__(QMessageBox.Icon.Question, "Stop training", "Stop the run after the current batch?",
+                         parent=parent)
+        self.setObjectName(STOP_DIALOG)
+        self._save = None
+        self._discard = self.addButton("Stop, keep nothing", QMessageBox.ButtonRole.DestructiveRole)
+        self.setDefaultButton(self.addButton("Continue training", QMessageBox.ButtonRole.RejectRole))
+        self.set_epochs_done(epochs_done, planned)
+
+    def set_epochs_done(self, epochs_done: int, planned: int = 0) -> None:
+        if epochs_done and self._save is None:  # the first epoch ended while the question was open
+            self._save = self.addButton("Stop and keep best model", QMessageBox.ButtonRole.AcceptRole)
+        if epochs_done:
+            self.setInformativeText(f"{epochs_text(epochs_done, planned)}. The best model so far can be kept in the "
+                                    "model list; it is not activated. The active model is not touched either way.")
+        else:
+            self.setInformativeText(f"{epochs_text(0)}, so there is no model to keep.")
+
+    def choice(self) -> str | None:
+        clicked = self.clickedButton()
+        if self._save is not None and clicked is self._save:
+            return SAVE
+        return DISCARD if clicked is self._discard else None
+
+
+class CloseDialog(QMessageBox):
+    """Stop the run and close the window? Yes or No (the default)."""
+
+    def __init__(self, parent: QWidget, epochs_done: int, planned: int = 0):
+        super().__init__(QMessageBox.Icon.Warning, "Training is running", "",
+                         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+        self.setObjectName(CLOSE_DIALOG)
+        self.setInformativeText("The run stops after the current batch. Its model is not saved, and the active "
+                                "model stays as it is.")
+        self.setDefaultButton(QMessageBox.StandardButton.No)
+        self.set_epochs_done(epochs_done, planned)
+
+    def set_epochs_done(self, epochs_done: int, planned: int = 0) -> None:
+        progress = epochs_text(epochs_done, planned)
+        self.setText(f"A training run is in progress: {progress[0].lower()}{progress[1:]}. Stop it and close?")
+
+    def accepted_close(self) -> bool:
+        return self.clickedButton() is self.button(QMessageBox.StandardButton.Yes)

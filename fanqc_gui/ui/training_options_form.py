@@ -1,13 +1,19 @@
-"""The training options, with the engine's defaults (core.training.TrainOptions) and a tooltip each."""
+"""The training options, with the engine's defaults (core.training.TrainOptions) and a tooltip each.
+
+Two options may be left to the engine: the number of epochs (it follows the data) and class weighting (on
+when a class is scarce); the form shows those as "automatic" and passes None."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLineEdit, QPushButton,
-                               QSpinBox, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLineEdit,
+                               QPushButton, QSpinBox, QWidget)
 
 from ..core.training import TrainOptions
+
+AUTOMATIC = "automatic"
+WEIGHTING_CHOICES = (("automatic (on when a class is scarce)", None), ("on", True), ("off", False))
 
 
 def _spin(low: int, high: int, tip: str, suffix: str = "", step: int = 1) -> QSpinBox:
@@ -22,8 +28,10 @@ class TrainingOptionsForm(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._base = TrainOptions()  # keeps the options this form does not show (interpolation, target)
-        self.epochs = _spin(1, 500, "How many passes over the training images. The first two visit every image; "
-                                    "later ones visit the share set below.")
+        self.epochs = _spin(0, 500, "How many passes over the training images. The first two visit every image; "
+                                    "later ones visit the share set below. Automatic: more epochs on fewer "
+                                    "images, so that a small set still gets enough learning steps.")
+        self.epochs.setSpecialValueText(AUTOMATIC)  # 0: the engine chooses
         self.hard_share = _spin(5, 100, "From the third epoch on, each epoch visits this share of the training "
                                         "images, drawn by how hard each still is for the model (its loss when "
                                         "last trained on): most training time goes where the model still errs. "
@@ -39,9 +47,11 @@ class TrainingOptionsForm(QWidget):
         self.seed = _spin(0, 2_147_483_647, "The same seed, data and options give the same split and model.")
         self.augment = QCheckBox("Augment: vary training images (flips, turns, light)",
                                  toolTip="Helps when there are few images; training takes a little longer.")
-        self.class_weighting = QCheckBox("Class weighting: balance GO and NG",
-                                         toolTip="When one class has more images, errors on the smaller class "
-                                                 "count more, so it is not ignored.")
+        self.class_weighting = QComboBox(toolTip="When one class has more images, errors on the smaller class "
+                                                 "count more, so it is not ignored. Automatic: on when a class "
+                                                 "has less than a quarter of the images.")
+        for text, value in WEIGHTING_CHOICES:
+            self.class_weighting.addItem(text, value)
         self.early_stopping = QCheckBox("Early stopping after",
                                         toolTip="Stop when the validation loss has not improved for this many "
                                                 "epochs. The best epoch is kept either way.")
@@ -65,7 +75,7 @@ class TrainingOptionsForm(QWidget):
         form.addRow("Validation share", self.val_split)
         form.addRow("Random seed", self.seed)
         form.addRow("", self.augment)
-        form.addRow("", self.class_weighting)
+        form.addRow("Class weighting", self.class_weighting)
         form.addRow("", stopping)
         form.addRow("Model name", self.name)
         form.addRow("", self.defaults_button)
@@ -75,25 +85,27 @@ class TrainingOptionsForm(QWidget):
                     self.patience):
             box.valueChanged.connect(self._on_field_changed)
         self.learning_rate.valueChanged.connect(self._on_field_changed)
-        for check in (self.augment, self.class_weighting, self.early_stopping):
+        for check in (self.augment, self.early_stopping):
             check.toggled.connect(self._on_field_changed)
+        self.class_weighting.currentIndexChanged.connect(self._on_field_changed)
         self.defaults_button.clicked.connect(self._on_defaults_clicked)
 
     def options(self) -> TrainOptions:
-        return replace(self._base, epochs=self.epochs.value(), hard_example_fraction=self.hard_share.value() / 100.0,
+        return replace(self._base, epochs=self.epochs.value() or None,
+                       hard_example_fraction=self.hard_share.value() / 100.0,
                        batch_size=self.batch_size.value(),
                        learning_rate=self.learning_rate.value(), image_size=self.image_size.value(),
                        val_split=self.val_split.value() / 100.0, seed=self.seed.value(),
-                       augment=self.augment.isChecked(), class_weighting=self.class_weighting.isChecked(),
+                       augment=self.augment.isChecked(), class_weighting=self.class_weighting.currentData(),
                        early_stopping=self.early_stopping.isChecked(), patience=self.patience.value())
 
     def set_options(self, options: TrainOptions) -> None:
         self._base = options
-        widgets = (self.epochs, self.hard_share, self.batch_size, self.learning_rate, self.image_size, self.val_split, self.seed,
-                   self.augment, self.class_weighting, self.early_stopping, self.patience)
+        widgets = (self.epochs, self.hard_share, self.batch_size, self.learning_rate, self.image_size,
+                   self.val_split, self.seed, self.augment, self.class_weighting, self.early_stopping, self.patience)
         for w in widgets:
             w.blockSignals(True)
-        self.epochs.setValue(options.epochs)
+        self.epochs.setValue(options.epochs or 0)
         self.hard_share.setValue(round(options.hard_example_fraction * 100))
         self.batch_size.setValue(options.batch_size)
         self.learning_rate.setValue(options.learning_rate)
@@ -101,13 +113,13 @@ class TrainingOptionsForm(QWidget):
         self.val_split.setValue(round(options.val_split * 100))
         self.seed.setValue(options.seed)
         self.augment.setChecked(options.augment)
-        self.class_weighting.setChecked(options.class_weighting)
+        self.class_weighting.setCurrentIndex(self.class_weighting.findData(options.class_weighting))
         self.early_stopping.setChecked(options.early_stopping)
         self.patience.setValue(options.patience)
         for w in widgets:
             w.blockSignals(False)
         self.patience.setEnabled(options.early_stopping)
-        self.hard_share.setEnabled(options.epochs > 2)
+        self._update_enabled()
         self.options_changed.emit()
 
     def model_name(self) -> str | None:
@@ -115,9 +127,13 @@ class TrainingOptionsForm(QWidget):
 
     @Slot()
     def _on_field_changed(self) -> None:
-        self.patience.setEnabled(self.early_stopping.isChecked())
-        self.hard_share.setEnabled(self.epochs.value() > 2)
+        self._update_enabled()
         self.options_changed.emit()
+
+    def _update_enabled(self) -> None:
+        self.patience.setEnabled(self.early_stopping.isChecked())
+        epochs = self.epochs.value()
+        self.hard_share.setEnabled(epochs == 0 or epochs > 2)  # automatic plans at least 4 epochs
 
     @Slot()
     def _on_defaults_clicked(self) -> None:

@@ -1,60 +1,89 @@
-"""Where the training page's parts sit: the setup column on the left (images, options, network), the run on
-the right (controls, progress, curves, log and result), the model list along the bottom."""
+"""Where the training page's parts sit, so that it fits a 1280x720 window without squashing anything:
+
+    +-------------------+----------------------------------------------+
+    | 1. Images         | Start / Stop, progress                       |
+    | 2. Options | Net  | 3. Learning curves (never below 180 px)      |
+    | (scrolls)         |                                              |
+    +-------------------+----------------------------------------------+
+    | Models | Epoch log | 4. Result: compare and activate   (tabs)    |
+    +------------------------------------------------------------------+
+
+Both borders are splitters the user can drag; no part collapses to nothing. The lower tabs show the models
+when idle, the log during a run and the result after it (the page switches them).
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QScrollArea, QSplitter, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+MODELS_TAB, LOG_TAB, RESULT_TAB = 0, 1, 2
+SETUP_WIDTH = 440
 
 
 def _group(title: str, widget: QWidget, stretch: bool = False) -> QGroupBox:
     box = QGroupBox(title)
     layout = QVBoxLayout(box)
+    layout.setContentsMargins(6, 4, 6, 6)
     layout.addWidget(widget, 1 if stretch else 0)
     return box
 
 
-def lay_out_training_page(page) -> tuple[QTabWidget, QTabWidget]:
-    """Arrange page's widgets; returns (setup tabs: options | network, lower tabs: epoch log | result)."""
+def _splitter(orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
+    splitter = QSplitter(orientation)
+    splitter.setChildrenCollapsible(False)  # a part dragged too far stops at its minimum size
+    for widget in widgets:
+        splitter.addWidget(widget)
+    return splitter
+
+
+def _setup_column(page) -> tuple[QScrollArea, QTabWidget]:
     setup = QWidget()
     setup_layout = QVBoxLayout(setup)
+    setup_layout.setContentsMargins(0, 0, 4, 0)
     setup_layout.addWidget(_group("1. Images to train on", page.dataset))
     setup_tabs = QTabWidget()
     setup_tabs.addTab(page.options_form, "2. Options")
     setup_tabs.addTab(page.architecture, "The network (layers)")
     setup_layout.addWidget(setup_tabs, 1)
-    scroll = QScrollArea(widgetResizable=True)
+    scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     scroll.setWidget(setup)
-    scroll.setMinimumWidth(440)
+    scroll.setMinimumWidth(SETUP_WIDTH)
+    return scroll, setup_tabs
+
+
+def _run_column(page) -> QWidget:
     controls = QHBoxLayout()
     controls.addWidget(page.start_button)
     controls.addWidget(page.stop_button)
     controls.addWidget(page.start_reason, 1)
+    run = QWidget()
+    layout = QVBoxLayout(run)
+    layout.setContentsMargins(4, 0, 0, 0)
+    layout.addLayout(controls)
+    layout.addWidget(page.progress)
+    layout.addWidget(_group("3. Learning curves", page.plots, stretch=True), 1)
+    return run
+
+
+def lay_out_training_page(page) -> tuple[QTabWidget, QTabWidget]:
+    """Arrange page's widgets; returns (setup tabs: options | network, lower tabs: models | log | result)."""
+    setup, setup_tabs = _setup_column(page)
+    top = _splitter(Qt.Orientation.Horizontal, setup, _run_column(page))
+    top.setStretchFactor(0, 0)
+    top.setStretchFactor(1, 1)
+    top.setSizes([SETUP_WIDTH + 20, 960])
     result = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
     result.setWidget(page.comparison)
     lower_tabs = QTabWidget()
+    lower_tabs.addTab(page.models, "Models")
+    lower_tabs.setTabToolTip(MODELS_TAB, "Every stored model; the active one is used at the station.")
     lower_tabs.addTab(page.progress.log, "Epoch log")
     lower_tabs.addTab(result, "4. Result: compare and activate")
-    run = QWidget()
-    run_layout = QVBoxLayout(run)
-    run_layout.addLayout(controls)
-    run_layout.addWidget(page.progress)
-    curves_and_result = QSplitter(Qt.Orientation.Vertical)
-    curves_and_result.addWidget(_group("3. Learning curves", page.plots, stretch=True))
-    curves_and_result.addWidget(lower_tabs)
-    curves_and_result.setSizes([300, 270])
-    run_layout.addWidget(curves_and_result, 1)
-    top = QSplitter(Qt.Orientation.Horizontal)
-    top.addWidget(scroll)
-    top.addWidget(run)
-    top.setStretchFactor(1, 1)
-    top.setSizes([480, 960])
-    outer = QSplitter(Qt.Orientation.Vertical)
-    outer.addWidget(top)
-    outer.addWidget(_group("Models (the active one is used at the station)", page.models, stretch=True))
+    outer = _splitter(Qt.Orientation.Vertical, top, lower_tabs)
     outer.setStretchFactor(0, 3)
-    outer.setSizes([700, 180])
+    outer.setStretchFactor(1, 2)
+    outer.setSizes([560, 320])
     layout = QVBoxLayout(page)
     layout.setContentsMargins(4, 4, 4, 4)
     layout.addWidget(outer)

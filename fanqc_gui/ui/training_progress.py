@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
 
 from ..core.training import BatchProgress, EpochMetrics, TrainOptions, TrainResult
 from ..workers.training_worker import StoppedRun
+from . import theme
 
 STAGE_HINTS = {"Loading TensorFlow": " (the first run after start-up takes a few seconds)"}
+IDLE_TEXT = "Not training. Check the images and options, then press Start training."
 
 
 def duration_text(seconds: float) -> str:
@@ -24,7 +27,8 @@ def duration_text(seconds: float) -> str:
 
 
 def epoch_line(m: EpochMetrics, epochs: int, best: bool) -> str:
-    return (f"Epoch {m.epoch}/{epochs} · training: loss {m.loss:.3f}, accuracy {100 * m.accuracy:.1f} % · "
+    of = f"/{epochs}" if epochs else ""  # 0: not known yet
+    return (f"Epoch {m.epoch}{of} · training: loss {m.loss:.3f}, accuracy {100 * m.accuracy:.1f} % · "
             f"validation: loss {m.val_loss:.3f}, accuracy {100 * m.val_accuracy:.1f} % · {m.seconds:.1f} s"
             f"{'  ← best so far' if best else ''}")
 
@@ -37,8 +41,8 @@ class TrainingProgress(QWidget):
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.error_banner = QLabel(wordWrap=True)
-        self.error_banner.setStyleSheet("background: #fde7e4; color: #8c1d18; border: 1px solid #e3a19a; "
-                                        "padding: 6px; font-weight: bold;")
+        self._scheme = ""
+        self._follow_theme()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(5000)
         self.log.setPlaceholderText("One line per epoch appears here during training.")
@@ -50,7 +54,12 @@ class TrainingProgress(QWidget):
         self.epochs = 0
         self._best_val_loss = math.inf
         self.reset(0)
-        self.stage_label.setText("Not training. Check the images and options, then press Start training.")
+        self.stage_label.setText(IDLE_TEXT)
+
+    def show_idle(self) -> None:
+        """As before any run (another workspace was opened)."""
+        self.reset(0)
+        self.stage_label.setText(IDLE_TEXT)
 
     def reset(self, epochs: int) -> None:
         self.epochs = epochs
@@ -62,10 +71,11 @@ class TrainingProgress(QWidget):
         self.log.clear()
 
     def start(self, options: TrainOptions) -> None:
-        self.reset(options.epochs)
+        self.reset(options.epochs or 0)  # automatic: known from the first batch
         hard = (f" (epochs 3+ visit {options.hard_example_fraction:.0%} of the images, mostly the hard ones)"
-                if options.epochs > 2 and options.hard_example_fraction < 1 else "")
-        self.add_line(f"Started: {options.epochs} epochs{hard}, batch size {options.batch_size}, learning rate "
+                if (options.epochs is None or options.epochs > 2) and options.hard_example_fraction < 1 else "")
+        epochs = f"{options.epochs} epochs" if options.epochs else "automatic number of epochs"
+        self.add_line(f"Started: {epochs}{hard}, batch size {options.batch_size}, learning rate "
                       f"{options.learning_rate:g}, {options.image_size}x{options.image_size} px.")
 
     def show_stage(self, text: str) -> None:
@@ -79,6 +89,7 @@ class TrainingProgress(QWidget):
         self.bar.setFormat(f"Reading images: {done} of {total}")
 
     def show_batch(self, p: BatchProgress) -> None:
+        self.epochs = p.epochs
         if self.bar.maximum() != p.images_total:
             self.bar.setRange(0, p.images_total)
         self.bar.setValue(p.images_done)
@@ -90,6 +101,12 @@ class TrainingProgress(QWidget):
         if best:
             self._best_val_loss = m.val_loss
         self.log.appendPlainText(epoch_line(m, self.epochs, best))
+
+    def restart(self, why: str) -> None:
+        """The engine started the run over: the epochs above belong to an abandoned attempt."""
+        self._best_val_loss = math.inf
+        self.add_line(f"— {why.rstrip('.') or 'The run started over'}. The epochs below count from 1 again; "
+                      "the curves show this attempt only.")
 
     def add_line(self, text: str) -> None:
         self.log.appendPlainText(text)
@@ -131,6 +148,19 @@ class TrainingProgress(QWidget):
             self.bar.setFormat(self.bar.format() + " (stopped)" if self.bar.format() else "")
         if log:
             self.add_line(text)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            QTimer.singleShot(0, self, self._follow_theme)  # the theme's colour table switches after the palette
+
+    def _follow_theme(self) -> None:
+        if theme.current_scheme() == self._scheme:
+            return
+        self._scheme = theme.current_scheme()
+        fill, text, border = (theme.colour(n).name() for n in ("ngButton", "ngText", "ngBorder"))
+        self.error_banner.setStyleSheet(f"background: {fill}; color: {text}; border: 1px solid {border}; "
+                                        "padding: 6px; font-weight: bold;")
 
     def _report_skipped(self, problems) -> None:
         if problems:

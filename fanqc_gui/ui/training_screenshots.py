@@ -1,4 +1,6 @@
-"""Screenshots of the training page during and after a real run: training_running.png, training_done.png.
+"""Screenshots of the training page during and after a real run: training_running.png, training_done.png, and
+the finished page as in a 1280x720 window (training_done_1280x720.png) and in the dark theme
+(training_done_dark.png).
 
     python -m fanqc_gui.ui.training_screenshots docs/screenshots
 
@@ -20,6 +22,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 RUNNING, DONE = "training_running.png", "training_done.png"
+DONE_SMALL, DONE_DARK = "training_done_1280x720.png", "training_done_dark.png"
+SMALL_PAGE = (1280, 660)  # the page in a 1280x720 window, less the menu bar, page tabs and status bar
 
 
 def ensure_baseline(engine, workspace, store) -> None:
@@ -67,11 +71,28 @@ def render_training_screenshots(out_dir: str | Path, workspace, store, size: tup
             raise RuntimeError(f"the run did not finish: {page.progress.stage_label.text()}")
         _wait(app, lambda: False, 0.3)  # layout and paint settle
         written.append(_save(page, out_dir / DONE))
+        written += _save_small_and_dark(app, page, out_dir)
     finally:
         page.shutdown()
         engine.close()
         page.close()
         page.deleteLater()
+    return written
+
+
+def _save_small_and_dark(app, page, out_dir: Path) -> list[Path]:
+    from .theme import apply_theme, current_scheme
+
+    page.resize(*SMALL_PAGE)
+    _wait(app, lambda: False, 0.3)
+    written = [_save(page, out_dir / DONE_SMALL)]
+    before = current_scheme()
+    apply_theme(app, "dark")
+    try:
+        _wait(app, lambda: False, 0.3)  # the page re-reads the theme's colours after the palette change
+        written.append(_save(page, out_dir / DONE_DARK))
+    finally:
+        apply_theme(app, before)
     return written
 
 

@@ -37,6 +37,10 @@ class TrainingWorker(QObject):
     decode_progressed = Signal(int, int)  # done, total
     batch_progressed = Signal(object)  # BatchProgress, at most 20 per second plus each epoch's last batch
     epoch_finished = Signal(object)  # EpochMetrics
+    # The engine started the run over (a collapsed run is retried at a lower learning rate): its epochs count
+    # from 1 again, so what was shown of the abandoned attempt no longer describes the run. str: the engine's
+    # last stage text (it says why), emitted just before the new attempt's first epoch_finished.
+    training_restarted = Signal(str)
     first_layer_weights_ready = Signal(object)  # np.ndarray (3, 3, 3, 32) for the reference CNN
     training_finished = Signal(object)  # TrainResult with the saved model
     training_stopped = Signal(object)  # StoppedRun
@@ -65,6 +69,8 @@ class TrainingWorker(QObject):
             "weights": self.first_layer_weights_ready.emit,
         }
         self._after_result: list = []  # the comparison comes after the run's outcome, whatever the pipe order
+        self._last_epoch = 0
+        self._last_stage = ""
 
     def start(self) -> None:
         self._thread.start()
@@ -87,7 +93,14 @@ class TrainingWorker(QObject):
     def _on_engine_event(self, name: str, data) -> None:
         if name in ("comparison", "comparison_failed"):
             self._after_result.append((name, data))
-        elif (relay := self._relays.get(name)) is not None:
+            return
+        if name == "stage":
+            self._last_stage = data
+        elif name == "epoch":
+            if data.epoch <= self._last_epoch:  # epoch numbers only go back when the run starts over
+                self.training_restarted.emit(self._last_stage)
+            self._last_epoch = data.epoch
+        if (relay := self._relays.get(name)) is not None:
             relay(data)
 
     @Slot()

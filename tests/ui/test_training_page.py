@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from engine_helpers import shared_engine
 from fanqc_gui.core.model_store import ModelStore
@@ -99,8 +99,12 @@ def test_the_page_shows_what_will_be_trained_on_and_the_network(qtbot, demo_work
         page.options_form.image_size.setValue(32)
         assert page.architecture.row_texts()[1][1] == "30 x 30 x 32"
         assert page.start_button.isEnabled()
-        assert page.options_form.options().epochs == 4  # engine defaults
         form = page.options_form
+        # Engine defaults: the epochs follow the data and class weighting turns on for a scarce class.
+        assert form.epochs.text() == "automatic" and form.options().epochs is None
+        assert form.class_weighting.currentText().startswith("automatic") and form.options().class_weighting is None
+        form.epochs.setValue(4)
+        assert form.options().epochs == 4
         assert form.hard_share.value() == 50 and form.hard_share.isEnabled()
         form.hard_share.setValue(100)
         assert form.options().hard_example_fraction == 1.0  # every image in every epoch

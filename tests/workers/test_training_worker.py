@@ -171,6 +171,29 @@ def test_engine_errors_reach_the_gui_as_one_message(qtbot, monkeypatch, tmp_path
     assert len(rec.ends) == 1 and rec.ends[0][0] == "training_failed" and message in rec.ends[0][1]
 
 
+def test_a_run_the_engine_starts_over_is_announced_before_its_new_first_epoch(qtbot, monkeypatch, tmp_path):
+    """A collapsed run is retried at a lower learning rate and its epochs count from 1 again: the GUI must
+    know, or it counts the abandoned attempt's epochs with the new ones (one epoch too many)."""
+    from fanqc_gui.core.training import EpochMetrics
+
+    retry = "Training again at learning rate 0.001: the output went constant in epoch 1"
+    script = [("stage", "Training"), ("epoch", 1), ("stage", retry), ("epoch", 1), ("epoch", 2)]
+
+    def scripted_run(_kind, on_event, **_kwargs):
+        for name, data in script:
+            on_event(name, EpochMetrics(data, 0.5, 0.8, 0.5, 0.8, 1.0) if name == "epoch" else data)
+        return None  # as a run stopped before its first epoch ends
+
+    engine = EngineProcess()  # never started: its run is replaced
+    monkeypatch.setattr(engine, "run", scripted_run)
+    worker = TrainingWorker(engine, open_workspace(tmp_path), ModelStore(tmp_path / "models"), _options())
+    seen = []
+    worker.epoch_finished.connect(lambda m: seen.append(("epoch", m.epoch)))
+    worker.training_restarted.connect(lambda why: seen.append(("restarted", why)))
+    _run(qtbot, worker)
+    assert seen == [("epoch", 1), ("restarted", retry), ("epoch", 1), ("epoch", 2)]
+
+
 def test_batch_signals_are_throttled_but_each_epochs_last_batch_is_sent(monkeypatch):
     sent = []
     clock = [100.0]
