@@ -97,6 +97,9 @@ def test_fanqc_gui_on_an_empty_profile_opens_the_demo_and_closes_cleanly(x_displ
         window = _main_window(x_display)
         assert window is not None, "the main window disappeared"
         assert "demo-workspace" in _xdotool(x_display, "getwindowname", window).stdout, "the demo workspace is open"
+        geometry = _xdotool(x_display, "getwindowgeometry", "--shell", window).stdout
+        size = dict(line.split("=") for line in geometry.split() if "=" in line)
+        assert int(size["WIDTH"]) <= 1280 and int(size["HEIGHT"]) <= 800, f"larger than the screen: {size}"
         _xdotool(x_display, "windowactivate", "--sync", window)
         _xdotool(x_display, "key", "--clearmodifiers", "alt+F4")
         try:

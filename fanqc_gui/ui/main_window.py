@@ -5,8 +5,8 @@ Help holds Quick start and Keyboard shortcuts (help_dialogs.py); whoever adds He
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, QSize, Signal, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDialog, QLabel, QMainWindow, QTabWidget, QWidget
 
 from ..core.paths import user_config_dir
@@ -21,6 +21,16 @@ def window_settings() -> QSettings:
     return QSettings(str(user_config_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
+def _first_size() -> QSize:
+    """1440x900, or less on a smaller screen (a 1366x768 laptop, a 1280x720 panel PC): never larger than the
+    screen's free area, so the title bar and the status bar stay on screen."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return QSize(1440, 900)
+    free = screen.availableGeometry()
+    return QSize(min(1440, free.width()), min(900, free.height()))
+
+
 class MainWindow(QMainWindow):
     closing = Signal()  # emitted once, before the window closes: stop workers here
 
@@ -28,7 +38,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("FanQC")
         self.setObjectName("mainWindow")
-        self.resize(1440, 900)
+        self.resize(_first_size())
         self.tabs = QTabWidget(documentMode=True, objectName="pages")
         self.setCentralWidget(self.tabs)
         self.file_menu = self.menuBar().addMenu("&File")
