@@ -39,6 +39,30 @@ def _add_mapping(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ng-folder", metavar="NAME", help="folder holding NG (defect) images (default NG)")
 
 
+def threshold_arg(text: str) -> float:
+    """argparse type: a finite number in [0, 1] (a NaN threshold once passed every defect as GO)."""
+    from .core.model_metadata import threshold_problem
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if (why := threshold_problem(value)) is not None:
+        raise argparse.ArgumentTypeError(why)
+    return value
+
+
+def fraction_arg(text: str) -> float:
+    """argparse type: a share such as a recall target, a finite number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:  # also false for NaN
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fanqc", description="FanQC inspection engine: train, evaluate, predict, manage models.")
     parser.add_argument("--version", action="version", version=f"fanqc {__version__}")
@@ -50,21 +74,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_mapping(p)
     # None = TrainOptions' default (the tuned recipe), so the CLI, the GUI and the API train alike.
-    p.add_argument("--epochs", type=int, help="epochs (default 4; the first two visit every image, see --hard-example-fraction)")
+    p.add_argument("--epochs", type=int, help="epochs (default: follows the data, 4 on 6,600 images and more on fewer, "
+                                              "up to 30; the first two visit every image, see --hard-example-fraction)")
     p.add_argument("--batch-size", type=int, help="default 32")
     p.add_argument("--learning-rate", type=float, help="peak of the one-cycle learning-rate schedule (default 2e-3)")
     p.add_argument("--hard-example-fraction", type=float,
                    help="share of the training images each epoch after the second visits, drawn by their loss "
                         "(default 0.5; 1 = every image every epoch)")
-    p.add_argument("--image-size", type=int, default=80)
+    p.add_argument("--preset", choices=("pretrained", "reference"),
+                   help="pretrained: ImageNet EfficientNet-Lite0 features + a trained head; reference: the seed's "
+                        "CNN trained from scratch (default: the engine's, see README)")
+    p.add_argument("--image-size", metavar="N|WxH",
+                   help="model input: N for NxN or WxH (pretrained: multiples of 32, default by rule from the "
+                        "images' sizes; reference: N only, default 80)")
+    p.add_argument("--orientation-variants", choices=("auto", "on", "off"),
+                   help="pretrained: flipped/turned copies as extra training features (default auto: by data size)")
+    p.add_argument("--folds", type=int, help="pretrained: k of the k-fold that chooses the threshold (default 5)")
     p.add_argument("--val-split", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", action="store_true", help="random flips, small rotations, brightness")
-    p.add_argument("--class-weighting", action="store_true", help="weight classes by inverse frequency")
+    p.add_argument("--class-weighting", action="store_const", const=True, default=None,
+                   help="weight classes by inverse frequency (default: on when a class is under 25 %% of the images)")
+    p.add_argument("--no-class-weighting", dest="class_weighting", action="store_const", const=False)
     p.add_argument("--no-early-stopping", action="store_true")
     p.add_argument("--no-cache", action="store_true", help="decode every image again (ignore the decode cache)")
     p.add_argument("--patience", type=int, default=3, help="epochs without val_loss improvement before stopping")
-    p.add_argument("--target-ng-recall", type=float, default=0.995)
+    p.add_argument("--target-ng-recall", type=fraction_arg, default=0.995)
+    p.add_argument("--max-false-reject", type=fraction_arg, default=0.05,
+                   help="share of good parts the stored threshold may reject; beyond it the model is not ready")
     p.add_argument("--name", help="display name of the new model")
     p.add_argument("--activate", action="store_true", help="make the new model the active one")
 
@@ -73,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", metavar="DATA_DIR")
     _add_common(p)
     _add_mapping(p)
-    p.add_argument("--threshold", type=float, help="override the model's threshold")
-    p.add_argument("--target-ng-recall", type=float, help="also report the threshold that reaches this recall")
+    p.add_argument("--threshold", type=threshold_arg, help="override the model's threshold (0..1)")
+    p.add_argument("--target-ng-recall", type=fraction_arg, help="also report the threshold that reaches this recall")
     p.add_argument("--save-threshold", action="store_true", help="store that threshold with the model")
     p.add_argument("--per-image", action="store_true", help="include every image's result in the JSON")
     p.add_argument("--backend", choices=("auto", "litert", "keras"), default="auto")
@@ -83,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("paths", metavar="PATH", nargs="+")
     _add_common(p)
-    p.add_argument("--threshold", type=float, help="override the model's threshold")
+    p.add_argument("--threshold", type=threshold_arg, help="override the model's threshold (0..1)")
     p.add_argument("--backend", choices=("auto", "litert", "keras"), default="auto")
 
     p = sub.add_parser("export", help="(re)write model.tflite for the fast LiteRT backend")
@@ -103,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", metavar="MODEL")
     p.add_argument("new_name", nargs="?", metavar="NAME", help="for rename")
     p.add_argument("--yes", action="store_true", help="delete without asking")
+    p.add_argument("--force", action="store_true", help="activate a model that is not ready for the station")
 
     p = sub.add_parser("demo-data", help="write a synthetic demo workspace (fans with labels)")
     p.add_argument("dir", metavar="DIR")

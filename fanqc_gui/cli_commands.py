@@ -75,17 +75,35 @@ def _model(args, store: ModelStore) -> ModelInfo:
     return store.get(args.model)
 
 
+def _image_size_option(preset: str, text: str | None) -> dict:
+    """--image-size as TrainOptions takes it: the reference preset's square side, the pretrained preset's
+    "N"/"WxH" (checked by TrainOptions.validate)."""
+    if text is None:
+        return {}
+    if preset == "pretrained":
+        return {"input_size": text}
+    try:
+        return {"image_size": int(text)}
+    except ValueError:
+        from .cli import UserError
+
+        raise UserError(f"--image-size {text}: the reference preset takes one number N (an NxN input)") from None
+
+
 def cmd_train(args) -> dict:
     from .core.training import TrainingListener, TrainOptions, train
 
     ws = open_workspace(args.data_dir, args.go_folder, args.ng_folder)
     recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
               "hard_example_fraction": args.hard_example_fraction}
-    options = TrainOptions(image_size=args.image_size, val_split=args.val_split, seed=args.seed,
+    preset = args.preset or TrainOptions.preset
+    chosen = {"preset": args.preset, "orientation_variants": args.orientation_variants, "folds": args.folds,
+              **_image_size_option(preset, args.image_size)}
+    options = TrainOptions(val_split=args.val_split, seed=args.seed,
                            augment=args.augment, class_weighting=args.class_weighting,
                            early_stopping=not args.no_early_stopping, patience=args.patience,
-                           target_ng_recall=args.target_ng_recall,
-                           **{key: value for key, value in recipe.items() if value is not None})
+                           target_ng_recall=args.target_ng_recall, max_false_reject=args.max_false_reject,
+                           **{key: value for key, value in {**recipe, **chosen}.items() if value is not None})
     options.validate()  # a bad option is refused before anything is printed or scanned
     progress = Progress(args.quiet)
 
@@ -110,12 +128,24 @@ def cmd_train(args) -> dict:
     for p in result.problems:
         progress.say(f"skipped {p.path}: {p.reason}")
     out = result.to_dict()
-    if args.activate and result.model:
+    ready = out.get("ready")
+    activate = bool(args.activate and result.model and ready is not False)
+    if activate:
         store.activate(result.model.id)
-    out["active"] = bool(args.activate and result.model)
+    out["active"] = activate
     out["class_mapping"] = ws.mapping.to_dict()
+    if result.model is None:
+        progress.say(f"stopped after {out['epochs_run']} epochs; nothing was saved")
+        return out
     progress.say(f"saved {out['model']} (val accuracy {out['val_accuracy']:.4f}, NG recall "
                  f"{out['val_ng_recall']:.4f}, threshold {out['threshold']:.3f}, {out['seconds']:.1f}s)")
+    if out.get("verdict"):
+        progress.say(("" if ready else "NOT READY: ") + out["verdict"])
+    if args.activate and not activate:
+        out["activation_refused"] = out["verdict"]
+        # Said even with --quiet: the user asked for something that did not happen.
+        print(f"fanqc: not activated: {result.model.id} is not ready for the station; to use it anyway: "
+              f"fanqc models activate {result.model.id} --force", file=sys.stderr)
     return out
 
 
@@ -218,8 +248,11 @@ def cmd_models(args) -> dict | list:
             print(f"# model store {store.root}" + ("" if rows else " (empty)"))
             for r in rows:
                 acc = f"{r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else "  -   "
+                ready = {True: "ready", False: "NOT READY", None: "unknown"}[r["ready"]]
                 print(f"{'*' if r['active'] else ' '} {r['id']:<24} {r['created'][:19]:<19} val_acc {acc} "
-                      f"threshold {r['threshold']:.3f}  {r['name']}")
+                      f"threshold {r['threshold']:.3f} {ready:<9}  {r['name']}")
+                if r["ready"] is False:
+                    print(f"    {r['verdict']}")
         return {"store": str(store.root), "active": active, "models": rows}
     if not args.model:
         from .cli import UserError
@@ -229,7 +262,17 @@ def cmd_models(args) -> dict | list:
         info = store.get(args.model)
         return info.metadata if args.json else print(info.folder) or {}
     if args.action == "activate":
+        info = store.get(args.model)
+        ready, verdict = info.readiness()
+        if ready is False and not args.force:
+            from .cli import UserError
+
+            raise UserError(f"{info.id} is not ready for the station: {_why(verdict)}; add --force to activate "
+                            f"it anyway")
         info = store.activate(args.model)
+        if ready is False:  # forced: said even with --quiet
+            print(f"fanqc: warning: {info.id} is active although it is not ready for the station: "
+                  f"{_why(verdict)}", file=sys.stderr)
         Progress(args.quiet).say(f"active model: {info.id}")
         return {"active": info.id}
     if args.action == "rename":
@@ -253,6 +296,11 @@ def cmd_models(args) -> dict | list:
     store.delete(info.folder)
     Progress(args.quiet).say(f"deleted {info.id}")
     return {"deleted": info.id}
+
+
+def _why(verdict: str) -> str:
+    """The verdict sentence without its conclusion, to follow "not ready for the station: "."""
+    return verdict.removesuffix(": not ready for the station")
 
 
 def cmd_demo_data(args) -> dict:

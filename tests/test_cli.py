@@ -210,7 +210,9 @@ def test_models_list_activate_rename_show_and_delete(store_copy, capsys):
     shutil.copytree(models / model_id, models / "spare")
     listing = fanqc_json(capsys, "models", "--models", str(models))
     assert listing["active"] is None and {m["id"] for m in listing["models"]} == {model_id, "spare"}
-    assert fanqc_json(capsys, "models", "activate", model_id, "--models", str(models)) == {"active": model_id}
+    # 5 GO + 5 NG validation images are too few to call the model ready: activating it takes --force.
+    assert fanqc_json(capsys, "models", "activate", model_id, "--force", "--models", str(models)) == {
+        "active": model_id}
     assert fanqc_json(capsys, "models", "rename", "spare", "Night shift", "--models", str(models))["name"] == \
         "Night shift"
     shown = fanqc_json(capsys, "models", "show", "spare", "--models", str(models))
@@ -340,3 +342,74 @@ def test_json_errors_still_leave_one_json_document_on_stdout(capsys, tmp_path):
     assert main(["train", "--json"]) == 2  # an argument error, before any argument was parsed
     captured = capsys.readouterr()
     assert "DATA_DIR" in json.loads(captured.out)["error"]
+
+
+# ---- ready / not ready ----------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_train_reports_the_threshold_verdict_in_json_and_text(trained):
+    _, _, proc = trained
+    result = json.loads(proc.stdout)
+    assert result["ready"] is False and result["threshold_choice"]["ready"] is False
+    assert result["verdict"].startswith("catches ") and "but on only 5 NG and 5 GO validation images: too few" \
+        in result["verdict"]
+    assert result["verdict"].endswith("not ready for the station")
+    assert result["threshold_choice"]["threshold"] == result["threshold"]
+    assert result["threshold_choice"]["scores"] == "validation" and result["threshold_choice"]["n_ng"] == 5
+    assert f"NOT READY: {result['verdict']}" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_model_that_is_not_ready_is_activated_only_with_force(store_copy, capsys):
+    models, model_id = store_copy
+    fanqc_fails(capsys, "models", "activate", model_id, "--models", str(models),
+                words=[f"{model_id} is not ready for the station: catches ", "only 5 NG and 5 GO", "add --force"])
+    assert ModelStore(models).active() is None
+    capsys.readouterr()
+    assert main(["models", "activate", model_id, "--force", "--models", str(models), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert ModelStore(models).active_id() == model_id
+    assert err.startswith(f"fanqc: warning: {model_id} is active although it is not ready for the station")
+
+
+@pytest.mark.slow
+def test_models_list_says_ready_not_ready_or_unknown(store_copy, capsys):
+    models, model_id = store_copy
+    store = ModelStore(models)
+    shutil.copytree(models / model_id, models / "ready-one")
+    shutil.copytree(models / model_id, models / "old-one")
+    choice = {**store.get("ready-one").metadata["threshold_choice"], "ready": True, "meets_target": True,
+              "reason": "catches 100 % of defects and rejects 1 % of good parts: ready for the station"}
+    store.update_metadata("ready-one", threshold_choice=choice)
+    old = {k: v for k, v in store.get("old-one").metadata.items() if k != "threshold_choice"}
+    (models / "old-one" / "metadata.json").write_text(json.dumps(old))  # saved before the record existed
+    rows = {m["id"]: m for m in fanqc_json(capsys, "models", "--models", str(models))["models"]}
+    assert (rows[model_id]["ready"], rows["ready-one"]["ready"], rows["old-one"]["ready"]) == (False, True, None)
+    assert rows[model_id]["verdict"].endswith(": not ready for the station")
+    assert rows["old-one"]["verdict"].startswith("readiness unknown")
+    assert rows[model_id]["threshold_scores"] == {"scores": "validation", "images": 10, "NG": 5}
+    assert main(["models", "--models", str(models)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    line_of = {next(w for w in line.split() if w in rows): line for line in lines if any(w in rows for w in
+                                                                                        line.split())}
+    assert "NOT READY" in line_of[model_id] and " ready " in line_of["ready-one"]
+    assert " unknown " in line_of["old-one"]
+    assert lines[lines.index(line_of[model_id]) + 1].strip() == rows[model_id]["verdict"]
+    # A model without the record (imported, or older) is not blocked.
+    assert fanqc_json(capsys, "models", "activate", "old-one", "--models", str(models)) == {"active": "old-one"}
+    # A threshold a supervisor saved later is their decision: no longer "not ready".
+    store.update_metadata(model_id, threshold=0.3)
+    assert ModelStore(models).get(model_id).readiness()[0] is None
+    assert "set by a supervisor" in ModelStore(models).get(model_id).readiness()[1]
+
+
+@pytest.mark.slow
+def test_train_activate_leaves_a_model_that_is_not_ready_inactive(demo_workspace, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["train", str(demo_workspace), "--epochs", "1", "--image-size", "32", "--activate", "--json",
+                 "--quiet", "--models", str(tmp_path / "models")]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["active"] is False and out["model_id"] and out["activation_refused"] == out["verdict"]
+    assert ModelStore(tmp_path / "models").active() is None
+    assert f"fanqc models activate {out['model_id']} --force" in captured.err

@@ -116,6 +116,30 @@ def compile_for_training(model, learning_rate: float = 1e-3, decay_steps: int | 
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="binary_crossentropy", metrics=["accuracy"])
 
 
+REFERENCE_INPUT = 80  # the input size the recipe (peak learning rate, schedule) was tuned at
+
+
+def flat_features(image_size: int) -> int:
+    """Inputs of the dense layer: what Flatten gives for a square input of image_size."""
+    return ((((image_size - 2) // 2) - 2) // 2) ** 2 * 64
+
+
+def step_scales(model, reference_size: int = REFERENCE_INPUT) -> dict[str, float]:
+    """{variable path: factor} for the optimizer's steps (training_loop.run_epochs): the dense layer's kernel
+    steps shrink by (its inputs at the reference size) / (its inputs now), never grow.
+
+    Why: Adam moves every weight by about the learning rate whatever its gradient's size, so one step moves a
+    unit's input by about the rate times its number of inputs, all pushed the same way by a batch. The dense
+    layer has 20,736 inputs at 80 px, 57,600 at 128 and 92,416 at 160; at the tuned peak rate the larger
+    inputs' first steps threw the dense units far past zero, their ReLUs died and the output went constant
+    (160 px on the demo parts: loss 1.36 in epoch 1, then 0.693 = the class prior, AUC 0.5). The other layers'
+    inputs do not grow with the image, so they keep the tuned rate; at 80 px and below nothing changes."""
+    inputs = int(model.get_layer("flatten").output.shape[-1])
+    factor = min(1.0, flat_features(reference_size) / inputs)
+    kernel = model.get_layer("dense").kernel
+    return {kernel.path: factor} if factor < 1.0 else {}
+
+
 def describe_layers(model) -> list[LayerRow]:
     """Each layer with its real output shape, parameter count and a plain-language explanation."""
     rows = []

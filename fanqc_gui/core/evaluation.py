@@ -90,9 +90,10 @@ def threshold_for_ng_recall(labels, scores, target: float = DEFAULT_TARGET_NG_RE
 
 
 def default_threshold(labels, scores, target: float = DEFAULT_TARGET_NG_RECALL) -> float:
-    """The threshold stored with a new model: never above 0.5, lower where 0.5 would miss more defects than
-    the target allows on validation. (A higher threshold passes more defects; only a supervisor chooses
-    that, in the insight page.)"""
+    """The threshold rule before the cap on good parts rejected: never above 0.5, lower where 0.5 would miss
+    more defects than the target allows. (A higher threshold passes more defects; only a supervisor chooses
+    that, in the insight page.) New models are saved with threshold_choice.choose_threshold, which gives the
+    same threshold wherever it rejects at most the cap of good parts and says when the model is not ready."""
     # The margin keeps the boundary NG image NG under every backend: LiteRT and Keras scores differ by ~1e-6,
     # the station's int8 model (station_model.py) by up to ~0.005 (0.0044 measured on an 80x80 model).
     return float(min(0.5, max(0.0, threshold_for_ng_recall(labels, scores, target) - BACKEND_MARGIN)))

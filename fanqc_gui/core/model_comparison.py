@@ -37,6 +37,8 @@ class Comparison:
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     active_error: str | None = None  # the active model could not be run (its figures are then missing)
     recorded_matrix: list[list[int]] | None = None  # the new model's confusion matrix measured during training
+    # The new model's verdict from training (ModelInfo.readiness): ready for the station?, and why in words.
+    readiness: tuple[bool | None, str] = (None, "")
 
     @property
     def skipped(self) -> int:
@@ -64,7 +66,15 @@ class Comparison:
         return "mixed"
 
     def headline(self) -> str:
-        """The verdict in one or two sentences: what changes at the station if the new model is activated."""
+        """The verdict in one or two sentences: what changes at the station if the new model is activated, and
+        whether the new model is fit for the station at all."""
+        text = self._change()
+        if self.readiness[0] is False:
+            why = self.readiness[1].removesuffix(": not ready for the station")
+            text += f" The new model is not ready for the station: {why}. Activate it only if you accept that."
+        return text
+
+    def _change(self) -> str:
         if self.active is None:
             reason = f" ({self.active_error})" if self.active_error else ""
             return f"There is no active model to compare with{reason}: activating this one puts it into use."
@@ -154,7 +164,8 @@ def compare_models(new: ModelInfo, active: ModelInfo | None, root: str | Path, b
         figures_active = ModelFigures(active.id, active.name,
                                       compute_metrics(labels[keep], active_scores[0][keep], active.threshold))
     recorded = new.metadata.get("validation", {}).get("confusion_matrix")
-    return Comparison(figures_new, figures_active, int(keep.sum()), missing, unreadable, active_error, recorded)
+    return Comparison(figures_new, figures_active, int(keep.sum()), missing, unreadable, active_error, recorded,
+                      new.readiness())
 
 
 def _scores(predictor: Predictor, paths: list[Path], should_stop) -> tuple[np.ndarray, list[str | None]]:

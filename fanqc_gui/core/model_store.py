@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .atomic_io import fsync_dir, write_bytes_atomic, write_json_atomic
 from .imaging import PreprocessSpec
+from .threshold_choice import ThresholdChoice
 from .workspace import ClassMapping
 
 METADATA_SCHEMA = 1
@@ -64,13 +65,40 @@ class ModelInfo:
     def created(self) -> str:
         return self.metadata.get("created", "")
 
+    @property
+    def threshold_choice(self) -> ThresholdChoice | None:
+        """How training chose the threshold (threshold_choice.py); None for models saved before that record."""
+        record = self.metadata.get("threshold_choice")
+        try:
+            return ThresholdChoice.from_dict(record) if isinstance(record, dict) else None
+        except (TypeError, ValueError):
+            return None
+
+    def readiness(self) -> tuple[bool | None, str]:
+        """(ready for the station?, why in words). None: unknown (no record: imported, or saved before FanQC
+        checked thresholds), or a supervisor has since set another threshold, which is their decision."""
+        choice = self.threshold_choice
+        if choice is None:
+            source = "imported" if self.metadata.get("source") == "imported" else "saved before FanQC checked thresholds"
+            return None, f"readiness unknown ({source}): check it on labelled images before the station uses it"
+        if abs(self.threshold - choice.threshold) > 1e-9:
+            return None, (f"threshold {self.threshold:.3f} set by a supervisor (training chose {choice.threshold:.3f}: "
+                          f"{choice.reason})")
+        return choice.ready, choice.reason
+
     def summary(self) -> dict:
         val = self.metadata.get("validation", {})
         counts = self.metadata.get("dataset", {}).get("counts", {})
+        ready, verdict = self.readiness()
+        choice = self.threshold_choice
         return {
             "id": self.id, "name": self.name, "folder": str(self.folder), "created": self.created,
             "source": self.metadata.get("source", "trained"), "threshold": self.threshold,
             "val_accuracy": val.get("accuracy"), "ng_recall": val.get("ng_recall"),
+            "false_reject_rate": val.get("false_reject_rate"),
+            "ready": ready, "verdict": verdict,
+            "threshold_scores": ({"scores": choice.scores, "images": choice.n_go + choice.n_ng, "NG": choice.n_ng}
+                                 if choice else None),
             "images": counts, "has_tflite": self.tflite_path.is_file(),
             "class_mapping": self.metadata.get("class_mapping", {}),
         }

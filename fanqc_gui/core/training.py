@@ -15,21 +15,50 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__
-from .architecture import build_reference_cnn
+from .architecture import build_reference_cnn, step_scales
 from .dataset import DatasetError, Problem, ScanReport, scan_workspace, split_stratified
 from .decode_cache import CACHE_DIR, DecodeCache
-from .evaluation import DEFAULT_TARGET_NG_RECALL, compute_metrics, default_threshold
+from .evaluation import DEFAULT_TARGET_NG_RECALL, compute_metrics
 from .export import keras_to_tflite
 from .imaging import PreprocessSpec, to_model_input
 from .model_store import ModelInfo, ModelStore, now_iso
 from .station_model import FAST_TFLITE_FILE, build_fast_variant
 from .tf_runtime import import_keras, import_tf
-from .training_loop import EpochPlan, EpochResult, TrainingDiverged, TrainingStopped, run_epochs
+from .threshold_choice import (
+    DEFAULT_MAX_FALSE_REJECT,
+    ThresholdChoice,
+    choose_threshold,
+)
+from .training_loop import (
+    CONSTANT_SPREAD,
+    EpochPlan,
+    EpochResult,
+    TrainingCollapsed,
+    TrainingDiverged,
+    TrainingStopped,
+    collapse_reason,
+    constant_loss,
+    run_epochs,
+)
 from .workspace import Workspace
 
 
 WARMUP_FRACTION = 0.25  # of all steps: the learning rate rises to its peak over the first quarter of the run
 INIT_SAMPLE = 256  # training images that fit the network's starting weights
+# The budget when the epochs follow the data (TrainOptions.epochs None): at least MIN_EPOCHS, more until the
+# run takes MIN_STEPS optimizer steps, at most MAX_AUTO_EPOCHS. 4 epochs were tuned on 6,600 casting photos
+# (498 steps: unchanged); 1,100 photos got 84 steps, far too few (the issue: ROC AUC 0.896 vs 0.998 with 30
+# epochs). Tiny sets stop at the cap: 40 images take 32 short steps.
+MIN_STEPS = 400
+MIN_EPOCHS = 4
+MAX_AUTO_EPOCHS = 30
+AUTO_PATIENCE_SHARE = 0.25  # with the epochs following the data, early stopping waits this share of them
+# Class weighting turns on by itself when either class is less than this share of the training images.
+MINORITY_SHARE = 0.25
+SAFER_RATE = 0.5  # a collapsed run is retried once at this fraction of the learning rate
+
+
+PRESETS = ("pretrained", "reference")
 
 
 class TrainingError(RuntimeError):
@@ -39,24 +68,31 @@ class TrainingError(RuntimeError):
 @dataclass
 class TrainOptions:
     image_size: int = 80
-    # Four epochs, the last two over the harder half of the images (training_loop.py): the compute of three
-    # full passes. Enough with the data-fitted start and the one-cycle schedule (see architecture.py).
-    epochs: int = 4
+    # None: the epochs follow the data (planned_epochs: 4 on 6,600 images, more on fewer). Epochs 3+ visit
+    # the harder half of the images (training_loop.py). A number: exactly that many epochs.
+    epochs: int | None = None
     batch_size: int = 32
     learning_rate: float = 2e-3  # the peak of the one-cycle schedule
     hard_example_fraction: float = 0.5  # of the training images, visited by each epoch after the second
     val_split: float = 0.2
     seed: int = 0
     augment: bool = False
-    class_weighting: bool = False
+    class_weighting: bool | None = None  # None: on when a class is under MINORITY_SHARE of the images
     early_stopping: bool = True
     patience: int = 3
     interpolation: str = "area"
     target_ng_recall: float = DEFAULT_TARGET_NG_RECALL
+    max_false_reject: float = DEFAULT_MAX_FALSE_REJECT  # good parts the stored threshold may reject
+    # "pretrained": EfficientNet-Lite0 features + a trained head (pretrained_training.py), which uses the
+    # options below and interpolation, seed, targets; "reference": the seed's CNN with the options above.
+    preset: str = "reference"
+    input_size: str = "auto"  # pretrained: "auto" (by rule from the images' sizes), "N" or "WxH"
+    orientation_variants: str = "auto"  # pretrained: flips/turns as extra features: "auto", "on", "off"
+    folds: int = 5  # pretrained: the k-fold whose out-of-fold scores choose the threshold
 
     def validate(self) -> None:
         checks = [
-            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.epochs is None or self.epochs >= 1, "epochs must be at least 1"),
             (self.batch_size >= 1, "batch size must be at least 1"),
             (0 < self.learning_rate < 1, "learning rate must be between 0 and 1"),
             (16 <= self.image_size <= 512, "image size must be between 16 and 512"),
@@ -64,11 +100,19 @@ class TrainOptions:
             (self.patience >= 1, "patience must be at least 1"),
             (0 < self.target_ng_recall <= 1, "target NG recall must be in (0, 1]"),
             (0 < self.hard_example_fraction <= 1, "hard-example fraction must be in (0, 1]"),
+            (0 <= self.max_false_reject <= 1, "false-reject limit must be in [0, 1]"),
+            (self.preset in PRESETS, f"unknown preset {self.preset!r}: use one of {', '.join(PRESETS)}"),
+            (self.orientation_variants in ("auto", "on", "off"), "orientation variants must be auto, on or off"),
+            (2 <= self.folds <= 20, "folds must be between 2 and 20"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
         self.spec()  # checks the interpolation name
+        if self.preset == "pretrained":
+            from .backbone.input_size import parse_input_size
+
+            parse_input_size(self.input_size)  # an impossible size is refused before anything runs
 
     def spec(self) -> PreprocessSpec:
         return PreprocessSpec(width=self.image_size, height=self.image_size, interpolation=self.interpolation)
@@ -124,6 +168,7 @@ class TrainResult:
     stopped: bool
     validation: dict = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    threshold_choice: ThresholdChoice | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -132,6 +177,9 @@ class TrainResult:
             "epochs_run": self.epochs_run, "best_epoch": self.best_epoch, "seconds": round(self.seconds, 2),
             "stopped": self.stopped, "val_accuracy": self.validation.get("accuracy"),
             "val_ng_recall": self.validation.get("ng_recall"), "threshold": self.validation.get("threshold"),
+            "ready": self.threshold_choice.ready if self.threshold_choice else None,
+            "verdict": self.threshold_choice.reason if self.threshold_choice else None,
+            "threshold_choice": self.threshold_choice.to_dict() if self.threshold_choice else None,
             "validation": self.validation, "history": [m.to_dict() for m in self.history],
             "skipped_files": [{"path": str(p.path), "reason": p.reason} for p in self.problems],
         }
@@ -171,10 +219,12 @@ def prepare_data(ws: Workspace, options: TrainOptions, listener: TrainingListene
 
 class _Progress:
     """Turns the loop's batch and epoch events into the listener's BatchProgress / EpochMetrics, keeps the
-    best weights by validation loss and decides early stopping."""
+    best weights by validation loss, decides early stopping and stops a run that collapses."""
 
-    def __init__(self, listener: TrainingListener, options: TrainOptions, plan: EpochPlan):
-        self.listener, self.options, self.plan = listener, options, plan
+    def __init__(self, listener: TrainingListener, options: TrainOptions, plan: EpochPlan, patience: int,
+                 y_val: np.ndarray, constant: float, learning_rate: float):
+        self.listener, self.options, self.plan, self.patience = listener, options, plan, patience
+        self.y_val, self.constant, self.learning_rate = y_val, constant, learning_rate
         self.t0 = self.epoch_t0 = time.perf_counter()
         self.done = 0
 
@@ -182,7 +232,7 @@ class _Progress:
         self.done += images
         rate = self.done / max(time.perf_counter() - self.t0, 1e-6)
         total = self.plan.total_images
-        self.listener.on_batch(BatchProgress(epoch + 1, self.options.epochs, batch + 1, batches, self.done, total,
+        self.listener.on_batch(BatchProgress(epoch + 1, len(self.plan.sizes), batch + 1, batches, self.done, total,
                                              rate, (total - self.done) / rate if rate else 0.0))
         if self.listener.should_stop():
             raise TrainingStopped()
@@ -194,31 +244,115 @@ class _Progress:
         self.epoch_t0 = time.perf_counter()
         if not math.isfinite(m.val_loss):
             raise TrainingError(f"validation loss became NaN at epoch {m.epoch}: training diverged. "
-                                f"Lower the learning rate (now {self.options.learning_rate:g}).")
+                                f"Lower the learning rate (now {self.learning_rate:g}).")
         stop = False
         if m.val_loss < best.get("val_loss", math.inf):
-            best.update(val_loss=m.val_loss, epoch=m.epoch, weights=model.get_weights(),
-                        val_scores=result.val_scores, wait=0)
+            best.update(val_loss=m.val_loss, epoch=m.epoch, weights=model.get_weights(), val_scores=result.val_scores,
+                        loss=m.loss, steps=sum(self.plan.batches[:epoch + 1]), wait=0)
         else:
             best["wait"] = best.get("wait", 0) + 1
-            stop = self.options.early_stopping and best["wait"] >= self.options.patience
+            stop = self.options.early_stopping and best["wait"] >= self.patience
         self.listener.on_epoch(m, model)
+        if float(np.std(result.val_scores)) < CONSTANT_SPREAD:
+            # Dead units do not come back: stop. The epochs before may still be good (checked after the run).
+            best["collapse"] = (m.epoch, collapse_reason(m.epoch, m.loss, result.val_scores, self.y_val,
+                                                         self.constant))
+            return True
         return stop
 
 
-def _init_sample(data: PreparedData, options: TrainOptions) -> tuple[np.ndarray, float]:
+def _init_sample(data: PreparedData, options: TrainOptions, class_weighting: bool | None = None
+                 ) -> tuple[np.ndarray, float]:
     """Training images (a fixed random subset, as the model sees them) that fit the network's start, and the
     NG share the output starts at (one half under class weighting, which balances the classes)."""
     rng = np.random.default_rng(options.seed)
     n = len(data.y_train)
     pick = np.sort(rng.choice(n, size=min(INIT_SAMPLE, n), replace=False))
-    ng_fraction = 0.5 if options.class_weighting else float(np.mean(data.y_train))
+    weighting = options.class_weighting if class_weighting is None else class_weighting
+    ng_fraction = 0.5 if weighting else float(np.mean(data.y_train))
     return to_model_input(data.x_train[pick]), ng_fraction
 
 
 def _class_weight(y: np.ndarray) -> dict[int, float]:
     n, n_ng = len(y), float(np.sum(y))
     return {0: n / (2.0 * (n - n_ng)), 1: n / (2.0 * n_ng)}
+
+
+def class_weighting_for(options: TrainOptions, y_train: np.ndarray) -> tuple[bool, str]:
+    """(weight the classes?, why in words): the option where it is set, else on when either class is under
+    MINORITY_SHARE of the training images (few NG is the usual case on a line)."""
+    if options.class_weighting is not None:
+        return bool(options.class_weighting), "chosen"
+    ng_share = float(np.mean(y_train)) if len(y_train) else 0.5
+    minority = min(ng_share, 1.0 - ng_share)
+    on = minority < MINORITY_SHARE
+    return on, (f"automatic: NG are {100 * ng_share:.0f} % of the training images "
+                f"({'under' if on else 'at least'} {100 * MINORITY_SHARE:.0f} % for the smaller class)")
+
+
+def planned_epochs(options: TrainOptions, n_train: int) -> tuple[int, str]:
+    """(epochs, why in words): the option where it is set; else the fewest epochs from MIN_EPOCHS that make
+    MIN_STEPS optimizer steps, at most MAX_AUTO_EPOCHS."""
+    if options.epochs is not None:
+        return options.epochs, "chosen"
+    epochs = MIN_EPOCHS
+    while epochs < MAX_AUTO_EPOCHS and EpochPlan(n_train, epochs, options.batch_size,
+                                                  options.hard_example_fraction).total_steps < MIN_STEPS:
+        epochs += 1
+    steps = EpochPlan(n_train, epochs, options.batch_size, options.hard_example_fraction).total_steps
+    return epochs, (f"automatic: {steps} steps on {n_train} training images (at least {MIN_STEPS}, "
+                    f"{MIN_EPOCHS}-{MAX_AUTO_EPOCHS} epochs)")
+
+
+@dataclass
+class _Run:
+    model: object
+    history: list[EpochMetrics]
+    best: dict
+    stopped: bool
+
+
+def _run_reference(data: PreparedData, options: TrainOptions, listener: TrainingListener, epochs: int,
+                   patience: int, weighting: bool, learning_rate: float) -> _Run:
+    """One training run of the reference CNN; raises TrainingCollapsed when its output goes constant or its
+    loss explodes."""
+    keras = import_keras()
+    keras.utils.set_random_seed(options.seed)
+    plan = EpochPlan(len(data.y_train), epochs, options.batch_size, options.hard_example_fraction, options.seed)
+    sample, ng_fraction = _init_sample(data, options, weighting)
+    model = build_reference_cnn(options.image_size, learning_rate, plan.total_steps, init_sample=sample,
+                                ng_fraction=ng_fraction, warmup_steps=int(plan.total_steps * WARMUP_FRACTION))
+    del sample
+    class_weight = _class_weight(data.y_train) if weighting else None
+    history: list[EpochMetrics] = []
+    best: dict = {}
+    progress = _Progress(listener, options, plan, patience, data.y_val, constant_loss(data.y_train, class_weight),
+                         learning_rate)
+    stopped = False
+    try:
+        run_epochs(model, data.x_train, data.y_train, data.x_val, data.y_val, plan, options.batch_size,
+                   progress.on_batch, lambda epoch, result: progress.on_epoch(epoch, result, model, history, best),
+                   class_weight=class_weight, augment=options.augment, seed=options.seed,
+                   step_scales=step_scales(model))
+    except TrainingStopped:
+        stopped = True
+    except TrainingDiverged as exc:
+        raise TrainingError(f"{exc}: training diverged. Lower the learning rate (now {learning_rate:g}) "
+                            f"and check the images.") from None
+    except MemoryError:
+        raise TrainingError("out of memory while training: lower the batch size or the image size") from None
+    except Exception as exc:  # TF surfaces OOM as ResourceExhaustedError
+        if type(exc).__name__ == "ResourceExhaustedError":
+            raise TrainingError("out of memory while training: lower the batch size or the image size") from None
+        raise
+    if "collapse" in best and best["epoch"] >= best["collapse"][0]:
+        raise TrainingCollapsed(best["collapse"][1])
+    if not stopped and "val_scores" in best:  # the kept epoch must have learned something
+        reason = collapse_reason(best["epoch"], best["loss"], best["val_scores"], data.y_val,
+                                 constant_loss(data.y_train, class_weight), best["steps"])
+        if reason:
+            raise TrainingCollapsed(reason)
+    return _Run(model, history, best, stopped)
 
 
 def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
@@ -228,6 +362,10 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     options = options or TrainOptions()
     options.validate()
     listener = listener or TrainingListener()
+    if options.preset == "pretrained":
+        from .pretrained_training import train_pretrained
+
+        return train_pretrained(ws, store, options, listener, save_if_stopped, name, use_disk_cache)
     t0 = time.perf_counter()
     # TensorFlow's import (seconds) overlaps with decoding, which runs in OpenCV without the GIL.
     tf_loader = threading.Thread(target=_import_quietly, name="tf-import", daemon=True)
@@ -235,52 +373,50 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     data = prepare_data(ws, options, listener, use_disk_cache)
     listener.on_stage("Loading TensorFlow")
     tf_loader.join()
-    keras = import_keras()
-    keras.utils.set_random_seed(options.seed)
-    plan = EpochPlan(len(data.y_train), options.epochs, options.batch_size, options.hard_example_fraction,
-                     options.seed)
-    sample, ng_fraction = _init_sample(data, options)
-    model = build_reference_cnn(options.image_size, options.learning_rate, plan.total_steps, init_sample=sample,
-                                ng_fraction=ng_fraction, warmup_steps=int(plan.total_steps * WARMUP_FRACTION))
-    del sample
-    history: list[EpochMetrics] = []
-    best: dict = {}
-    progress = _Progress(listener, options, plan)
+    import_keras()
+    epochs, epochs_rule = planned_epochs(options, len(data.y_train))
+    patience = options.patience if options.epochs is not None else max(
+        options.patience, math.ceil(AUTO_PATIENCE_SHARE * epochs))
+    weighting, weighting_rule = class_weighting_for(options, data.y_train)
+    learning_rate, retries = options.learning_rate, []
     listener.on_stage("Training")
-    stopped = False
-    try:
-        run_epochs(model, data.x_train, data.y_train, data.x_val, data.y_val, plan, options.batch_size,
-                   progress.on_batch, lambda epoch, result: progress.on_epoch(epoch, result, model, history, best),
-                   class_weight=_class_weight(data.y_train) if options.class_weighting else None,
-                   augment=options.augment, seed=options.seed)
-    except TrainingStopped:
-        stopped = True
-    except TrainingDiverged as exc:
-        raise TrainingError(f"{exc}: training diverged. Lower the learning rate (now {options.learning_rate:g}) "
-                            f"and check the images.") from None
-    except MemoryError:
-        raise TrainingError("out of memory while training: lower the batch size or the image size") from None
-    except Exception as exc:  # TF surfaces OOM as ResourceExhaustedError
-        if type(exc).__name__ == "ResourceExhaustedError":
-            raise TrainingError("out of memory while training: lower the batch size or the image size") from None
-        raise
+    while True:
+        try:
+            run = _run_reference(data, options, listener, epochs, patience, weighting, learning_rate)
+            break
+        except TrainingCollapsed as exc:
+            retries.append({"learning_rate": learning_rate, "reason": str(exc)})
+            if len(retries) > 1:
+                raise TrainingError(
+                    f"training collapsed twice, nothing was saved: {retries[0]['reason']} at learning rate "
+                    f"{retries[0]['learning_rate']:g}, and {exc} at {learning_rate:g}. Try a smaller image size, "
+                    f"class weighting or more images; check that the GO and NG folders hold what they should."
+                ) from None
+            learning_rate *= SAFER_RATE
+            listener.on_stage(f"Training again at learning rate {learning_rate:g}: {exc}")
+    model, history, best, stopped = run.model, run.history, run.best, run.stopped
     want_save = save_if_stopped() if callable(save_if_stopped) else save_if_stopped
     if "weights" not in best or (stopped and not want_save):
         return TrainResult(None, history, len(history), best.get("epoch", 0), time.perf_counter() - t0, stopped,
                            problems=data.problems)
     if not all(np.all(np.isfinite(w)) for w in best["weights"]):
         raise TrainingError("the model's weights contain NaN or infinity: training diverged. "
-                            f"Lower the learning rate (now {options.learning_rate:g}).")
+                            f"Lower the learning rate (now {learning_rate:g}).")
     model.set_weights(best["weights"])
     listener.on_stage("Measuring on validation images")
     val_scores = best["val_scores"]  # scored with exactly these weights after their epoch
-    threshold = default_threshold(data.y_val, val_scores, options.target_ng_recall)
-    validation = compute_metrics(data.y_val, val_scores, threshold).to_dict()
+    choice = choose_threshold(data.y_val, val_scores, options.target_ng_recall, options.max_false_reject,
+                              scores_from="validation")
+    validation = compute_metrics(data.y_val, val_scores, choice.threshold).to_dict()
     listener.on_stage("Saving model")
-    metadata = build_metadata(ws, data, options, history, best["epoch"], validation, threshold, stopped, name)
+    recipe = {"epochs": epochs, "epochs_rule": epochs_rule, "patience": patience, "class_weighting": weighting,
+              "class_weighting_rule": weighting_rule, "learning_rate_used": learning_rate, "retries": retries,
+              "dense_step_scale": next(iter(step_scales(model).values()), 1.0)}
+    metadata = build_metadata(ws, data, options, history, best["epoch"], validation, choice.threshold, stopped,
+                              name, choice=choice, recipe=recipe)
     info = save_trained(store, model, metadata, data.x_val, val_scores)
     return TrainResult(info, history, len(history), best["epoch"], time.perf_counter() - t0, stopped, validation,
-                       data.problems)
+                       data.problems, choice)
 
 
 def _import_quietly() -> None:
@@ -291,7 +427,9 @@ def _import_quietly() -> None:
 
 
 def build_metadata(ws: Workspace, data: PreparedData, options: TrainOptions, history: list[EpochMetrics],
-                   best_epoch: int, validation: dict, threshold: float, stopped: bool, name: str | None) -> dict:
+                   best_epoch: int, validation: dict, threshold: float, stopped: bool, name: str | None,
+                   choice: ThresholdChoice | None = None, recipe: dict | None = None) -> dict:
+    """recipe: what the run resolved (epochs, class weighting, learning rate used...) over the options."""
     tf = import_tf()
     keras = import_keras()
     y_tr, y_va = data.y_train, data.y_val
@@ -303,8 +441,10 @@ def build_metadata(ws: Workspace, data: PreparedData, options: TrainOptions, his
         "preprocessing": options.spec().to_dict(),
         "input_size": [options.image_size, options.image_size, 3],
         "threshold": threshold,
-        "threshold_rule": {"target_ng_recall": options.target_ng_recall, "on": "validation", "max": 0.5},
-        "training": {**asdict(options), "best_epoch": best_epoch, "stopped_by_user": stopped},
+        "threshold_rule": {"target_ng_recall": options.target_ng_recall, "max_false_reject": options.max_false_reject,
+                           "on": choice.scores if choice else "validation", "max": 0.5},
+        **({"threshold_choice": choice.to_dict()} if choice else {}),
+        "training": {**asdict(options), **(recipe or {}), "best_epoch": best_epoch, "stopped_by_user": stopped},
         "dataset": {
             "root": str(ws.root), "fingerprint": data.report.fingerprint(),
             "counts": {"train": {"GO": int(np.sum(y_tr == 0)), "NG": int(np.sum(y_tr == 1))},

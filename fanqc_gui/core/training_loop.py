@@ -17,11 +17,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .evaluation import roc_auc
 from .imaging import to_model_input
 from .tf_runtime import import_keras, import_tf
 
 FULL_EPOCHS = 2  # epochs that visit every training image before the hard-example epochs start
 VALIDATION_BATCH = 256
+CONSTANT_SPREAD = 1e-4  # validation P(NG) with a smaller standard deviation: the output is constant
+# "Learned nothing": validation ROC AUC within LEARNED_NOTHING_AUC of 0.5 while the training loss stays above
+# AT_THE_PRIOR times a constant output's, or exploded beyond EXPLODED times it, after at least JUDGE_STEPS
+# steps (a few steps on a few images are too noisy to judge; a constant output is judged at once).
+LEARNED_NOTHING_AUC = 0.05
+AT_THE_PRIOR = 0.95
+EXPLODED = 3.0
+JUDGE_STEPS = 100
 
 
 class TrainingStopped(Exception):
@@ -30,6 +39,42 @@ class TrainingStopped(Exception):
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message says where."""
+
+
+class TrainingCollapsed(RuntimeError):
+    """The run's output went constant, its loss exploded or it learned nothing; the message says which."""
+
+
+def constant_loss(y: np.ndarray, class_weight: dict | None = None) -> float:
+    """The training loss (as the loop computes it, class weights included) of the best constant output: the
+    class prior's. A run that stays at it has learned nothing; one far above it has blown up."""
+    y = np.asarray(y).astype(int)
+    if len(y) == 0:
+        return math.log(2.0)
+    w = np.ones(2) if class_weight is None else np.array([class_weight[0], class_weight[1]], np.float64)
+    per = w[y]
+    q = float(np.clip(np.sum(per * y) / np.sum(per), 1e-7, 1 - 1e-7))
+    return float(np.sum(per * -(y * math.log(q) + (1 - y) * math.log(1 - q))) / len(y))
+
+
+def collapse_reason(epoch: int, loss: float, val_scores: np.ndarray, y_val: np.ndarray, constant: float,
+                    steps: int = 0) -> str | None:
+    """Why the model after this epoch is no model, in words, or None. steps: optimizer steps run so far (the
+    "learned nothing" check needs JUDGE_STEPS; an early epoch may still be near the prior on its way down)."""
+    scores = np.asarray(val_scores, dtype=np.float64)
+    if len(scores) > 1 and float(np.std(scores)) < CONSTANT_SPREAD:
+        return (f"the output went constant in epoch {epoch} (every validation image scored "
+                f"{float(np.mean(scores)):.3f})")
+    auc = roc_auc(y_val, scores)
+    if steps < JUDGE_STEPS or auc is None or abs(auc - 0.5) >= LEARNED_NOTHING_AUC:
+        return None
+    if loss > EXPLODED * constant:
+        return (f"the training loss exploded to {loss:.2f} in epoch {epoch} (a constant output scores "
+                f"{constant:.2f}) and the model tells nothing apart (validation ROC AUC {auc:.2f})")
+    if loss >= AT_THE_PRIOR * constant:
+        return (f"the model learned nothing (validation ROC AUC {auc:.2f}; training loss {loss:.3f} in epoch "
+                f"{epoch}, a constant output's is {constant:.3f})")
+    return None
 
 
 @dataclass(frozen=True)
@@ -72,13 +117,15 @@ class EpochPlan:
 
 def run_epochs(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                plan: EpochPlan, batch_size: int, on_batch, on_epoch, class_weight: dict | None = None,
-               augment: bool = False, seed: int = 0) -> None:
+               augment: bool = False, seed: int = 0, step_scales: dict[str, float] | None = None) -> None:
     """Train model (compiled with its optimizer) for len(plan.sizes) epochs.
 
     on_batch(epoch, batch, batches, images_in_batch) after every batch (raise TrainingStopped there to stop);
-    on_epoch(epoch, EpochResult) after every epoch returns True to stop early. Epochs are 0-based here."""
+    on_epoch(epoch, EpochResult) after every epoch returns True to stop early. Epochs are 0-based here.
+    step_scales: {variable path: factor} multiplies the optimizer's step on those variables
+    (architecture.step_scales)."""
     tf = import_tf()
-    train_step = _train_step(model, augment, seed)
+    train_step = _train_step(model, augment, seed, step_scales or {})
     val_step = _validation_step(model)
     weights = np.ones(2, np.float32) if class_weight is None else np.array([class_weight[0], class_weight[1]],
                                                                           np.float32)
@@ -106,7 +153,7 @@ def run_epochs(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarra
             return
 
 
-def _train_step(model, augment: bool, seed: int):
+def _train_step(model, augment: bool, seed: int, step_scales: dict[str, float]):
     tf = import_tf()
     keras = import_keras()
     augmenter = None
@@ -118,6 +165,7 @@ def _train_step(model, augment: bool, seed: int):
         ])
     optimizer = model.optimizer
     variables = model.trainable_variables
+    scaled = [(v, float(step_scales[v.path])) for v in variables if step_scales.get(v.path, 1.0) != 1.0]
 
     @tf.function(reduce_retracing=True)
     def step(x_uint8, y, w):
@@ -129,7 +177,10 @@ def _train_step(model, augment: bool, seed: int):
             per_image = keras.losses.binary_crossentropy(y[:, None], p)
             # Keras' class_weight semantics: weighted sum over the batch size.
             loss = tf.reduce_sum(per_image * w) / tf.cast(tf.shape(per_image)[0], tf.float32)
+        before = [tf.identity(v) for v, _ in scaled]
         optimizer.apply(tape.gradient(loss, variables), variables)
+        for (v, factor), old in zip(scaled, before):  # a smaller step, the optimizer's state unchanged
+            v.assign(old + factor * (v - old))
         hits = tf.reduce_sum(tf.cast(tf.equal(tf.cast(p[:, 0] > 0.5, tf.float32), y), tf.float32))
         return per_image, hits
 

@@ -64,6 +64,20 @@ def test_without_an_active_model_the_summary_says_so():
     assert "no active model to compare with (it has no model file)" in comparison.headline()
 
 
+def test_a_new_model_that_is_not_ready_says_so_before_activation():
+    why = ("catches 98 % of defects (target 99.5 %) and rejects 5 % of good parts on 80 validation images (40 NG); "
+           "catching 99.5 % would reject 31 % of good parts (the limit is 5 %): not ready for the station")
+    better = Comparison(_figures(GOOD, name="new"), _figures(MISSES_ONE, name="old"), images=8,
+                        readiness=(False, why))
+    assert better.verdict == "better" and better.headline().startswith("The new model is better")
+    assert better.headline().endswith("The new model is not ready for the station: catches 98 % of defects (target "
+                                      "99.5 %) and rejects 5 % of good parts on 80 validation images (40 NG); "
+                                      "catching 99.5 % would reject 31 % of good parts (the limit is 5 %). Activate "
+                                      "it only if you accept that.")
+    ready = Comparison(_figures(GOOD), None, images=8, readiness=(True, "catches 100 % ...: ready for the station"))
+    assert "not ready" not in ready.headline()
+
+
 def test_validation_set_resolves_against_the_root_and_counts_missing_files(tmp_path):
     (tmp_path / "GO").mkdir()
     (tmp_path / "GO" / "a.jpg").write_bytes(b"x")

@@ -59,7 +59,8 @@ def recorded_run(tmp_path_factory, demo_workspace_template):
     shutil.copytree(demo_workspace_template, base / "ws")
     store = ModelStore(base / "models")
     recorder = Recorder()
-    result = train(open_workspace(base / "ws"), store, _options(), recorder, name="first try")
+    # No cap on good parts rejected: the threshold rule before threshold_choice (never above 0.5).
+    result = train(open_workspace(base / "ws"), store, _options(max_false_reject=1.0), recorder, name="first try")
     return store, result, recorder
 
 
@@ -195,3 +196,128 @@ def test_impossible_options_are_refused_before_anything_runs(tmp_path, change, m
     with pytest.raises(ValueError, match=message):
         train(open_workspace(tmp_path), store, TrainOptions(**change))
     assert not store.root.exists()
+
+
+# ---- budget, collapse, imbalance, threshold ------------------------------------------------------------------
+
+def test_epochs_follow_the_data_unless_given():
+    def epochs(n, **options):
+        return training.planned_epochs(TrainOptions(**options), n)[0]
+
+    assert epochs(5306) == 4  # the casting photos (6,633, a fifth held out): the tuned 4 epochs, 498 steps
+    assert epochs(880) == 27 and epochs(240) == 30 and epochs(38) == 30  # 1,100 / 300 / 48 photos
+    steps = training.EpochPlan(880, 27, 32, 0.5).total_steps
+    assert steps >= training.MIN_STEPS > training.EpochPlan(880, 26, 32, 0.5).total_steps
+    assert epochs(880, epochs=4) == 4 and training.planned_epochs(TrainOptions(epochs=4), 880)[1] == "chosen"
+    assert TrainOptions().epochs is None
+
+
+def test_a_run_without_epochs_trains_longer_on_few_images_and_records_why(demo_workspace, tmp_path):
+    rec = Recorder()
+    result = train(open_workspace(demo_workspace), ModelStore(tmp_path / "models"),
+                   TrainOptions(image_size=32, early_stopping=False), rec)
+    meta = result.model.metadata["training"]
+    assert meta["epochs"] == 30 and result.epochs_run == 30 and {b.epochs for b in rec.batches} == {30}
+    assert meta["epochs_rule"].startswith("automatic: ") and "38 training images" in meta["epochs_rule"]
+
+
+def test_class_weighting_turns_on_by_itself_when_ng_are_few(demo_workspace, tmp_path):
+    for extra in sorted((demo_workspace / "NG").iterdir())[:16]:
+        extra.unlink()  # 24 GO vs 8 NG: NG are 24 % of the training images
+    result = train(open_workspace(demo_workspace), ModelStore(tmp_path / "models"), _options(epochs=1))
+    meta = result.model.metadata["training"]
+    assert meta["class_weighting"] is True
+    assert meta["class_weighting_rule"] == ("automatic: NG are 24 % of the training images (under 25 % for the "
+                                            "smaller class)")
+    off = train(open_workspace(demo_workspace), ModelStore(tmp_path / "models"),
+                _options(epochs=1, class_weighting=False)).model.metadata["training"]
+    assert off["class_weighting"] is False and off["class_weighting_rule"] == "chosen"
+
+
+def test_balanced_data_is_not_weighted_and_the_threshold_choice_is_recorded(recorded_run):
+    store, result, _ = recorded_run
+    meta = result.model.metadata
+    assert meta["training"]["class_weighting"] is False
+    assert meta["training"]["class_weighting_rule"].startswith("automatic: NG are 50 %")
+    choice = meta["threshold_choice"]
+    assert choice["threshold"] == meta["threshold"] == result.to_dict()["threshold"]
+    assert (choice["scores"], choice["n_go"], choice["n_ng"]) == ("validation", 5, 5)
+    assert choice["curve"] and choice["catch_all_threshold"] is not None
+    # 5 + 5 validation images cannot show a model is fit for the station, whatever its figures.
+    summary = store.get(result.model.id).summary()
+    assert summary["ready"] is False and result.to_dict()["ready"] is False
+    assert summary["verdict"] == choice["reason"] == result.to_dict()["verdict"]
+    assert "too few" in summary["verdict"] and summary["verdict"].endswith("not ready for the station")
+
+
+def _dead_dense(build, times: list):
+    """build_reference_cnn, but the first len(times) models have every dense unit dead (ReLU always 0): their
+    output can only go constant, as the 160 px runs did."""
+    def dead_build(*args, **kwargs):
+        model = build(*args, **kwargs)
+        times.append(kwargs.get("learning_rate", args[1] if len(args) > 1 else None))
+        if len(times) <= dead_build.dead:
+            layer = model.get_layer("dense")
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, np.full_like(bias, -1e4)])
+        return model
+    return dead_build
+
+
+def test_a_collapsed_run_is_retried_once_at_half_the_learning_rate(demo_workspace, tmp_path, monkeypatch):
+    rates: list = []
+    build = _dead_dense(training.build_reference_cnn, rates)
+    build.dead = 1
+    monkeypatch.setattr(training, "build_reference_cnn", build)
+    rec = Recorder()
+    result = train(open_workspace(demo_workspace), ModelStore(tmp_path / "models"), _options(epochs=2), rec)
+    assert rates == [2e-3, 1e-3]
+    retry_stage = [s for s in rec.stages if s.startswith("Training again")]
+    assert len(retry_stage) == 1 and retry_stage[0].startswith(
+        "Training again at learning rate 0.001: the output went constant in epoch 1 (every validation image scored ")
+    assert [m.epoch for m in rec.epochs] == [1, 1, 2]  # the collapsed run stopped at once
+    meta = result.model.metadata["training"]
+    assert meta["learning_rate"] == 2e-3 and meta["learning_rate_used"] == 1e-3
+    assert len(meta["retries"]) == 1 and "output went constant" in meta["retries"][0]["reason"]
+
+
+def test_a_run_that_collapses_twice_stops_with_a_clear_error_and_saves_nothing(demo_workspace, tmp_path,
+                                                                                  monkeypatch):
+    build = _dead_dense(training.build_reference_cnn, [])
+    build.dead = 2
+    monkeypatch.setattr(training, "build_reference_cnn", build)
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(TrainingError, match=r"training collapsed twice, nothing was saved: the output went "
+                                            r"constant in epoch 1 .* at learning rate 0.002, and .* at 0.001"):
+        train(open_workspace(demo_workspace), store, _options(epochs=2))
+    assert store.list() == [] and not any(store.root.glob(".saving-*"))
+
+
+def test_larger_inputs_take_smaller_steps_on_the_dense_layer_only():
+    from fanqc_gui.core.architecture import (
+        build_reference_cnn,
+        flat_features,
+        step_scales,
+    )
+
+    assert step_scales(build_reference_cnn(80)) == {} and step_scales(build_reference_cnn(32)) == {}
+    model = build_reference_cnn(160)
+    assert step_scales(model) == {"dense/kernel": pytest.approx(flat_features(80) / flat_features(160))}
+    assert flat_features(160) == 92_416 == model.get_layer("dense").kernel.shape[0]
+
+
+def test_a_step_scale_shrinks_exactly_that_variables_steps(tmp_path):
+    from fanqc_gui.core.architecture import build_reference_cnn
+    from fanqc_gui.core.training_loop import EpochPlan, run_epochs
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (16, 32, 32, 3), dtype=np.uint8)
+    y = np.array([0, 1] * 8, np.float32)
+    model = build_reference_cnn(32, 1e-3)
+    before = {v.path: v.numpy().copy() for v in model.trainable_variables}
+    run_epochs(model, x, y, x, y, EpochPlan(16, 1, 8), 8, lambda *a: None, lambda *a: False,
+               step_scales={"dense/kernel": 0.0})
+    after = {v.path: v.numpy() for v in model.trainable_variables}
+    assert np.array_equal(before["dense/kernel"], after["dense/kernel"])  # scale 0: never moves
+    assert not np.array_equal(before["conv1/kernel"], after["conv1/kernel"])
+    assert not np.array_equal(before["dense/bias"], after["dense/bias"])
