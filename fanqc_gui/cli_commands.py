@@ -253,7 +253,11 @@ def cmd_models(args) -> dict | list:
                       f"threshold {r['threshold']:.3f} {ready:<9}  {r['name']}")
                 if r["ready"] is False:
                     print(f"    {r['verdict']}")
-        return {"store": str(store.root), "active": active, "models": rows}
+        damaged = [{"folder": name, "reason": reason} for name, reason in store.damaged()]
+        if not args.json:
+            for d in damaged:
+                print(f"! {d['folder']:<24} damaged: {d['reason']}")
+        return {"store": str(store.root), "active": active, "models": rows, "damaged": damaged}
     if not args.model:
         from .cli import UserError
 

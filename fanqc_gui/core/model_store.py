@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .atomic_io import fsync_dir, write_bytes_atomic, write_json_atomic
 from .imaging import PreprocessSpec
+from .model_metadata import metadata_problem
 from .threshold_choice import ThresholdChoice
 from .workspace import ClassMapping
 
@@ -114,17 +115,35 @@ class ModelStore:
 
     # ---- reading -------------------------------------------------------------------------------------
     def list(self) -> list[ModelInfo]:
+        """Every usable model (a damaged one is left out: see `damaged`), oldest first."""
+        return self._scan()[0]
+
+    def damaged(self) -> list[tuple[str, str]]:
+        """(folder name, reason) of each model folder that cannot be used: unreadable or invalid metadata, or a
+        link (a link would let one model be reached under two ids, and the active one be deleted)."""
+        return self._scan()[1]
+
+    def _scan(self) -> tuple[list[ModelInfo], list[tuple[str, str]]]:
         if not self.root.is_dir():
-            return []
-        infos = []
-        for entry in sorted(self.root.iterdir()):
-            if entry.name.startswith(".") or not (entry / METADATA_FILE).is_file():
+            return [], []
+        infos, damaged = [], []
+        try:
+            entries = sorted(self.root.iterdir())
+        except OSError as exc:
+            return [], [(str(self.root), f"cannot list the store: {exc.strerror or exc}")]
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                damaged.append((entry.name, "a link, not a model folder; FanQC uses only folders stored here"))
+                continue
+            if not (entry / METADATA_FILE).is_file():
                 continue
             try:
                 infos.append(self._read(entry))
-            except ModelStoreError:
-                continue  # an unreadable folder is skipped in listings; `get` explains it
-        return sorted(infos, key=lambda i: (i.created, i.id))
+            except ModelStoreError as exc:
+                damaged.append((entry.name, str(exc)))
+        return sorted(infos, key=lambda i: (i.created, i.id)), damaged
 
     def get(self, ref: str | Path) -> ModelInfo:
         """A model by id (from `list`) or by folder path."""
@@ -132,6 +151,8 @@ class ModelStore:
         in_store = self.root / str(ref)
         # A bare id means the store's model, even if the current folder happens to hold one of that name.
         is_bare_id = isinstance(ref, str) and "/" not in ref and "\\" not in ref
+        if is_bare_id and in_store.is_symlink():
+            raise ModelStoreError(f"'{ref}' in {self.root} is a link, not a model folder; use the model's own id")
         if is_bare_id and (in_store / METADATA_FILE).is_file():
             folder = in_store
         else:
@@ -148,11 +169,21 @@ class ModelStore:
             meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ModelStoreError(f"cannot read {folder / METADATA_FILE}: {exc}") from None
-        if not isinstance(meta, dict) or "preprocessing" not in meta:
-            raise ModelStoreError(f"{folder / METADATA_FILE} is not FanQC model metadata")
+        if (problem := metadata_problem(meta)) is not None:
+            raise ModelStoreError(f"{folder / METADATA_FILE}: {problem}")
         if meta.get("schema", 0) > METADATA_SCHEMA:
             raise ModelStoreError(f"{folder.name} was saved by a newer FanQC (schema {meta['schema']})")
-        return ModelInfo(id=folder.name, folder=folder.resolve(), metadata=meta)
+        resolved = folder.resolve()
+        # The id is the real folder's name: a link to a model never becomes a second id for it.
+        return ModelInfo(id=resolved.name, folder=resolved, metadata=meta)
+
+    def _stored(self, ref: str | Path) -> ModelInfo:
+        """A model of this store, for changing it: a folder elsewhere (`models rename /some/path`) is refused."""
+        info = self.get(ref)
+        if info.folder.parent != self.root.resolve():
+            raise ModelStoreError(f"{info.folder} is not in the model store {self.root}; only stored models are "
+                                  f"changed")
+        return info
 
     def active(self) -> ModelInfo | None:
         try:
@@ -196,6 +227,7 @@ class ModelStore:
              extra_files: dict[str, bytes] | None = None) -> ModelInfo:
         """Write a new model folder atomically: temp folder, fsync, rename. extra_files: more files of the
         model (e.g. the station's fast model), written into the same folder before the rename."""
+        self._remove_abandoned_saves()
         try:
             model_id = self.reserve_id(model_id)
         except FileExistsError:
@@ -223,13 +255,24 @@ class ModelStore:
             raise
         return self.get(model_id)
 
+    def _remove_abandoned_saves(self) -> None:
+        """Temporary folders of saves whose process was killed (`.saving-ID-PID`); a live save is left alone."""
+        for entry in self.root.glob(".saving-*"):
+            pid = entry.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+                shutil.rmtree(entry, ignore_errors=True)
+        for entry in self.root.glob(".deleting-*"):  # a delete interrupted after its atomic rename
+            shutil.rmtree(entry, ignore_errors=True)
+
     def update_metadata(self, ref: str | Path, **changes) -> ModelInfo:
-        info = self.get(ref)
+        info = self._stored(ref)
+        if (problem := metadata_problem({**info.metadata, **changes})) is not None:
+            raise ModelStoreError(f"not saved: {problem}")
         write_json_atomic(info.folder / METADATA_FILE, {**info.metadata, **changes})
         return self.get(info.folder)
 
     def write_tflite(self, ref: str | Path, tflite_bytes: bytes) -> ModelInfo:
-        info = self.get(ref)
+        info = self._stored(ref)
         write_bytes_atomic(info.tflite_path, tflite_bytes)
         return info
 
@@ -263,6 +306,16 @@ class ModelStore:
             return keras.saving.load_model(info.keras_path, safe_mode=True, compile=False)
         except Exception as exc:  # Keras raises many types for damaged files
             raise ModelStoreError(f"cannot load {info.keras_path}: {_first_line(exc)}") from None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another user's process, or no way to tell: keep its folder
+    return True
 
 
 def _fsync_file(path: Path) -> None:

@@ -19,7 +19,9 @@ from ..workers.model_catalogue import ModelCatalogue, as_catalogue
 from ..workers.model_jobs import ModelJobs
 from . import theme
 
-COLUMNS = ("Active", "Name", "Created", "Source", "Trained on", "Val. accuracy", "NG recall", "Threshold", "TFLite")
+COLUMNS = ("Active", "Name", "Station", "Created", "Source", "Trained on", "Val. accuracy", "NG recall", "Threshold",
+           "TFLite")
+READINESS_TEXT = {True: "ready", False: "NOT READY", None: "unknown"}
 ID_ROLE = Qt.ItemDataRole.UserRole
 EXPORT_TIP = "(Re)write model.tflite, the fast runtime file, for the selected model."
 IMPORT_TIP = "Bring in a Keras .h5 model made with the old training script (it is not activated)."
@@ -41,7 +43,8 @@ def _images_text(counts: dict) -> str:
 def row_texts(info: ModelInfo, active: bool) -> list[str]:
     s = info.summary()
     created = s["created"].replace("T", " ")[:16] if s["created"] else "—"
-    return ["● active" if active else "", s["name"], created, s["source"], _images_text(s["images"] or {}),
+    return ["● active" if active else "", s["name"], READINESS_TEXT[info.readiness()[0]], created, s["source"],
+            _images_text(s["images"] or {}),
             _percent(s["val_accuracy"]), _percent(s["ng_recall"]), f"{s['threshold']:.3f}",
             "yes" if s["has_tflite"] else "no"]
 
@@ -123,11 +126,18 @@ class ModelList(QWidget):
         bold = QFont()
         bold.setBold(True)
         active_brush = QBrush(theme.colour("goText"))
+        not_ready_brush = QBrush(theme.colour("ngText"))
+        station_column = COLUMNS.index("Station")
         for r, info in enumerate(infos):
+            ready, verdict = info.readiness()
             for c, text in enumerate(row_texts(info, info.id == active)):
                 item = QTableWidgetItem(text)
                 item.setData(ID_ROLE, info.id)
                 item.setToolTip(f"{info.id}\n{info.folder}")
+                if c == station_column:
+                    item.setToolTip(verdict)  # the trade-off in words: what it catches, what it rejects
+                    if ready is False:
+                        item.setForeground(not_ready_brush)
                 if info.id == active:
                     item.setFont(bold)
                     if c == 0:
@@ -164,6 +174,23 @@ class ModelList(QWidget):
     # ---- actions ------------------------------------------------------------------------------------
     @Slot(str)
     def activate(self, model_id: str) -> bool:
+        """Make model_id the station's model. A model whose threshold check found it not ready asks first,
+        with the trade-off in words; only the supervisor's "Activate anyway" overrides it."""
+        try:
+            ready, verdict = self.catalogue.get(model_id).readiness()
+        except (ModelStoreError, OSError) as exc:
+            return self._fail(f"cannot activate {model_id}: {exc}")
+        if ready is False:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Activate model",
+                              f"This model is not ready for the station:\n\n{verdict}\n\nActivate it anyway?",
+                              QMessageBox.StandardButton.Cancel, self)
+            box.setObjectName("activateNotReady")
+            anyway = box.addButton("Activate anyway", QMessageBox.ButtonRole.AcceptRole)
+            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+            box.exec()
+            if box.clickedButton() is not anyway:
+                self._say("Not activated: the station keeps its model.")
+                return False
         try:
             info = self.catalogue.activate(model_id)  # every page follows (catalogue.changed)
         except (ModelStoreError, OSError) as exc:

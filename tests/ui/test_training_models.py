@@ -10,12 +10,12 @@ from PySide6.QtWidgets import QInputDialog
 
 from fanqc_gui.core.model_store import ModelStore
 from fanqc_gui.core.workspace import open_workspace
-from fanqc_gui.ui.model_list import ModelList
+from fanqc_gui.ui.model_list import COLUMNS, ModelList
 from fanqc_gui.ui.training_page import TrainingPage
 from fanqc_gui.workers.model_catalogue import ModelCatalogue
 from fanqc_gui.workers.model_jobs import ModelJobs
 
-THRESHOLD_COLUMN = 7
+THRESHOLD_COLUMN = COLUMNS.index("Threshold")
 
 
 class IdleEngine:
