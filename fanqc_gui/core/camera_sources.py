@@ -27,6 +27,7 @@ from .secret_redaction import redact_text, redact_url  # noqa: E402
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 KINDS = ("camera", "file", "stream", "folder")
+MAX_CAMERA_INDEX = 9999
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 STREAM_TIMEOUT_MS = 5000
 FOLDER_FPS = 10.0  # pace of an image folder in real-time playback when no interval is given
@@ -67,6 +68,8 @@ class SourceSpec:
                 raise SourceError(f"camera '{text}' must be a number (0 is the first camera)")
             return cls(kind, text)
         if text.isdigit():
+            if int(text) > MAX_CAMERA_INDEX:  # OpenCV takes a C int: 2**31 overflowed into a traceback
+                raise SourceError(f"camera number {text} is too large; cameras are numbered 0, 1, 2...")
             return cls("camera", text)
         scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", text)
         if scheme:

@@ -106,3 +106,38 @@ def test_fanqc_scan_decodes_so_a_corrupt_file_is_reported_before_training(demo_w
     report = json.loads(capsys.readouterr().out)
     reasons = {Path(p["path"]).name: p["reason"] for p in report["problems"]}
     assert "cannot decode" in reasons["garbled.jpg"]
+
+
+def test_a_camera_number_beyond_any_camera_is_one_clear_error():
+    from fanqc_gui.core.camera_sources import SourceError, SourceSpec
+
+    with pytest.raises(SourceError, match="too large"):
+        SourceSpec.parse(str(2**31))
+
+
+def test_inspect_of_a_folder_names_every_image_it_could_not_judge(tmp_path, capsys):
+    """The headless station on an image folder with unreadable files: each is named with its reason."""
+    import json
+
+    from fanqc_gui.cli import main
+    from fanqc_gui.core.demo_model import install_demo_model
+    from fanqc_gui.core.model_store import ModelStore
+
+    store = ModelStore(tmp_path / "models")
+    install_demo_model(store)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"ok{i}.png"), np.full((64, 64, 3), 40 * i, np.uint8))
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "text.jpg").write_text("not an image")
+    ws = tmp_path / "ws"
+    (ws / "GO").mkdir(parents=True)
+    (ws / "NG").mkdir()
+    code = main(["inspect", "--source", str(folder), "--workspace", str(ws), "--models", str(store.root), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["frames"] == 3
+    assert {s["file"] for s in doc["skipped_files"]} == {"empty.png", "text.jpg"}
+    assert "skipped empty.png" in err and "skipped text.jpg" in err
