@@ -19,8 +19,8 @@ from ..workers.model_catalogue import ModelCatalogue, as_catalogue
 from ..workers.model_jobs import ModelJobs
 from . import theme
 
-COLUMNS = ("Active", "Name", "Station", "Created", "Source", "Trained on", "Val. accuracy", "NG recall", "Threshold",
-           "TFLite")
+COLUMNS = ("Active", "Name", "Created", "Source", "Trained on", "Val. accuracy", "NG recall", "Threshold", "TFLite",
+           "Station")
 READINESS_TEXT = {True: "ready", False: "NOT READY", None: "unknown"}
 ID_ROLE = Qt.ItemDataRole.UserRole
 EXPORT_TIP = "(Re)write model.tflite, the fast runtime file, for the selected model."
@@ -43,10 +43,9 @@ def _images_text(counts: dict) -> str:
 def row_texts(info: ModelInfo, active: bool) -> list[str]:
     s = info.summary()
     created = s["created"].replace("T", " ")[:16] if s["created"] else "—"
-    return ["● active" if active else "", s["name"], READINESS_TEXT[info.readiness()[0]], created, s["source"],
-            _images_text(s["images"] or {}),
+    return ["● active" if active else "", s["name"], created, s["source"], _images_text(s["images"] or {}),
             _percent(s["val_accuracy"]), _percent(s["ng_recall"]), f"{s['threshold']:.3f}",
-            "yes" if s["has_tflite"] else "no"]
+            "yes" if s["has_tflite"] else "no", READINESS_TEXT[info.readiness()[0]]]
 
 
 class _ModelTable(QTableWidget):
