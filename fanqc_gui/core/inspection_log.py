@@ -5,6 +5,11 @@ WAL mode lets the camera page read recent rows while the station writes. Rows ar
 sync the disk for each one; `flush()` commits what is pending (the station flushes on stop).
 A connection belongs to the thread that opened it: the station writes through its own, a view reads
 through another.
+
+Traceability (schema 2): each row also says what triggered it (continuous, software, plc, mqtt, presence,
+interval), the part and lot id the PLC or the trigger message gave, the time from the trigger to the result,
+and where the result was sent ("modbus#<RESULT_ID>,mqtt#<seq>"). A log written by schema 1 gets these
+columns (empty) the first time it is opened.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from .atomic_io import mkstemp_shared
 
 LOG_DIR = ".fanqc"
 LOG_FILE = "inspections.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inspections (
@@ -36,11 +41,20 @@ CREATE TABLE IF NOT EXISTS inspections (
     verdict TEXT NOT NULL CHECK (verdict IN ('GO', 'NG')),
     image_path TEXT,
     roi TEXT,
-    latency_ms REAL
+    latency_ms REAL,
+    trigger_source TEXT,
+    part_id TEXT,
+    lot_id TEXT,
+    trigger_to_result_ms REAL,
+    sent_to TEXT
 );
 CREATE INDEX IF NOT EXISTS inspections_time ON inspections(time);
 CREATE INDEX IF NOT EXISTS inspections_run ON inspections(run_id);
 """
+# schema 1 -> 2: the traceability columns (ADD COLUMN changes no existing row, so it is instant on any size)
+_TRACE_COLUMNS = (("trigger_source", "TEXT"), ("part_id", "TEXT"), ("lot_id", "TEXT"),
+                  ("trigger_to_result_ms", "REAL"), ("sent_to", "TEXT"))
+_INDEXES = "CREATE INDEX IF NOT EXISTS inspections_part ON inspections(part_id);"
 
 
 class InspectionLogError(RuntimeError):
@@ -63,6 +77,11 @@ class LogEntry:
     image_path: str | None = None
     roi: str | None = None
     latency_ms: float | None = None
+    trigger_source: str | None = None   # continuous / software / plc / mqtt / presence / interval
+    part_id: str | None = None
+    lot_id: str | None = None
+    trigger_to_result_ms: float | None = None
+    sent_to: str | None = None          # e.g. "modbus#17,mqtt#1234" (RESULT_ID, MQTT seq)
 
 
 @dataclass(frozen=True)
@@ -95,8 +114,7 @@ class InspectionLog:
             if version > SCHEMA_VERSION:
                 raise InspectionLogError(f"{self.path} was written by a newer FanQC (log schema {version})")
             with self._db:
-                self._db.executescript(_SCHEMA)
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._migrate(version)
         except sqlite3.DatabaseError as exc:
             raise InspectionLogError(f"cannot open the inspection log {self.path}: {exc}") from None
         self._pending: list[tuple] = []
@@ -104,6 +122,21 @@ class InspectionLog:
         self._batch_seconds = batch_seconds
         self._last_commit = time.monotonic()
         self.rows_written = 0
+
+    def _migrate(self, version: int) -> None:
+        """Create the table, or bring an older one up to SCHEMA_VERSION (inside the caller's transaction)."""
+        self._db.execute("BEGIN IMMEDIATE")  # two stations opening one old log: one migrates, one waits
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        exists = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'inspections'").fetchone()
+        if exists and version < 2:
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(inspections)")}
+            for name, kind in _TRACE_COLUMNS:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE inspections ADD COLUMN {name} {kind}")
+        for statement in (_SCHEMA + _INDEXES).split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
     def for_workspace(cls, workspace_root: str | Path, **kwargs) -> "InspectionLog":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -197,8 +197,10 @@ class Station:
         roi = self.settings.roi.clamped(w, h) if self.settings.roi else None
         return roi or Roi(0, 0, w, h)
 
-    def process(self, frame: Frame) -> Verdict:
-        """Judge one frame, save its crop if the rules say so, and log it."""
+    def process(self, frame: Frame, deliver: Callable[[Verdict], dict] | None = None) -> Verdict:
+        """Judge one frame, save its crop if the rules say so, and log it. deliver (line I/O) sends the
+        verdict to the PLC / MQTT before the crop is saved (the line waits for no disk) and returns the
+        traceability fields of the log row (core/line_io/line_station.py)."""
         self.check_model()
         roi = self.effective_roi(frame.image)
         crop = roi.crop(frame.image)
@@ -209,11 +211,14 @@ class Station:
         latency_ms = (time.perf_counter() - t1) * 1000.0
         verdict = self.predictor.verdict(p_ng)
         now = time.time()
+        info = self.predictor.info
+        judged = Verdict(verdict, p_ng, self.predictor.threshold, info.id, info.name, frame.index, roi, latency_ms,
+                         now)
+        trace = deliver(judged) if deliver is not None else {}
         saved = self.captures.maybe_save(crop, verdict, p_ng, frame.source_time, frame.index, now)
         rel = relative_to_workspace(self.workspace, saved)
-        info = self.predictor.info
         self.log.add(LogEntry(now, self.settings.name, self.run_id, self.source, frame.index, info.id,
-                              self.predictor.threshold, p_ng, verdict, rel, str(roi), latency_ms))
+                              self.predictor.threshold, p_ng, verdict, rel, str(roi), latency_ms, **trace))
         if saved is not None:
             self.log.flush()  # a kept image is committed with its row at once: a kill leaves no orphan capture
         self.counters.add(verdict)
@@ -221,8 +226,7 @@ class Station:
         self.preprocess_latency.add((t1 - t0) * 1000.0)
         self.rate.tick()
         self._last_crop = crop
-        self.last_verdict = Verdict(verdict, p_ng, self.predictor.threshold, info.id, info.name, frame.index, roi,
-                                    latency_ms, now, rel)
+        self.last_verdict = replace(judged, capture_path=rel)
         return self.last_verdict
 
     # ---- operator actions ----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""Per-station settings (ROI, capture rules, trigger mode, last source) in a small versioned JSON file.
+"""Per-station settings (ROI, capture rules, trigger mode, last source, line I/O) in a small versioned JSON file.
 
 The file lives in the user's config folder (`station.json`) and holds one entry per station name, so a PC
 with two cameras keeps two ROIs. Every save is atomic; a damaged or newer file falls back to defaults
-instead of stopping the station.
+instead of stopping the station. A line I/O section that is not valid falls back to its defaults alone (the
+ROI and capture rules are kept) and says why in `line_io.problem`. The MQTT password is never in this file
+(line_io/line_settings.py).
 """
 from __future__ import annotations
 
@@ -13,12 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from .atomic_io import write_json_atomic
+from .line_io.line_settings import LineIOSettings, load_mqtt_password
 from .paths import user_config_dir
 
 SETTINGS_FILE = "station.json"
 SETTINGS_VERSION = 1
 DEFAULT_STATION = "default"
-MODES = ("continuous", "triggered", "interval")
+# triggered: the operator's key or button ("software" on the command line); plc: the PLC over Modbus; mqtt: a
+# message on the trigger topic; presence: a part comes into the ROI and holds still (core/line_io/triggers.py)
+MODES = ("continuous", "triggered", "interval", "plc", "mqtt", "presence")
+MODE_ALIASES = {"software": "triggered"}
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,11 @@ class StationSettings:
     source_kind: str = ""
     realtime: bool = False
     workspace: str | None = None
+    line_io: LineIOSettings = field(default_factory=LineIOSettings)
 
     def __post_init__(self):
+        if self.mode in MODE_ALIASES:
+            object.__setattr__(self, "mode", MODE_ALIASES[self.mode])
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; use one of {', '.join(MODES)}")
         if self.interval_ms < 10:
@@ -117,6 +126,7 @@ class StationSettings:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["roi"] = self.roi.to_list() if self.roi else None
+        d["line_io"] = self.line_io.to_dict()  # without the password
         d.pop("name")
         return d
 
@@ -127,7 +137,17 @@ class StationSettings:
                    capture=CaptureRules.from_dict(data.get("capture") or {}),
                    mode=data.get("mode", "continuous"), interval_ms=int(data.get("interval_ms", 1000)),
                    source=str(data.get("source", "")), source_kind=str(data.get("source_kind", "")),
-                   realtime=bool(data.get("realtime", False)), workspace=data.get("workspace"))
+                   realtime=bool(data.get("realtime", False)), workspace=data.get("workspace"),
+                   line_io=_line_io_from(data.get("line_io")))
+
+
+def _line_io_from(data) -> LineIOSettings:
+    if data is None:
+        return LineIOSettings()
+    try:
+        return LineIOSettings.from_dict(data)
+    except ValueError as exc:
+        return LineIOSettings(problem=f"the saved Line I/O settings were not used: {exc}")
 
 
 def settings_path() -> Path:
@@ -153,9 +173,14 @@ def load_station_settings(name: str = DEFAULT_STATION, path: Path | None = None)
     if not isinstance(entry, dict):
         return StationSettings(name=name)
     try:
-        return StationSettings.from_dict(name, entry)
+        settings = StationSettings.from_dict(name, entry)
     except (TypeError, ValueError):
         return StationSettings(name=name)
+    line_io = settings.line_io
+    password = load_mqtt_password(name, line_io.mqtt)
+    if password:
+        settings = settings.with_changes(line_io=line_io.with_changes(mqtt=replace(line_io.mqtt, password=password)))
+    return settings
 
 
 def save_station_settings(settings: StationSettings, path: Path | None = None) -> None:

@@ -75,7 +75,7 @@ def test_wal_mode_and_schema_version(tmp_path):
     InspectionLog.for_workspace(tmp_path).close()
     db = sqlite3.connect(log_path(tmp_path))
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2  # 2: the line I/O traceability columns
     db.execute("PRAGMA user_version = 7")
     db.commit()
     db.close()

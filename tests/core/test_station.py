@@ -87,7 +87,7 @@ def test_log_rows_captures_and_counters_agree(env, tmp_path_factory):
 def test_capture_rules_rate_limit_go_share_and_disk_guard(env, tmp_path_factory):
     ws, store = env
     path, _ = demo_video(tmp_path_factory)
-    set_threshold(store, 1.01)  # every part GO: the GO rules decide alone
+    set_threshold(store, 1.0)  # every part GO (thresholds are in [0, 1]): the GO rules decide alone
     # 48 frames at 15 fps = 3.2 s of video: 60 a minute allows the burst of 5 and about 3 more
     limited = Station(ws, store, StationSettings(roi=Roi(*PART_ROI), capture=CaptureRules(
         save_ng=False, go_fraction=1.0, max_per_minute=60, min_free_mb=0)))
@@ -111,7 +111,7 @@ def test_capture_rules_rate_limit_go_share_and_disk_guard(env, tmp_path_factory)
 def test_new_threshold_takes_effect_between_two_frames(env, tmp_path_factory):
     ws, store = env
     path, _ = demo_video(tmp_path_factory)
-    set_threshold(store, 1.01)
+    set_threshold(store, 1.0)
     station = Station(ws, store, StationSettings(roi=Roi(*PART_ROI), capture=ALL_NG), model_poll_s=0.0)
     grabber = FrameGrabber(open_source(SourceSpec.parse(str(path))))
     grabber.start()
@@ -119,11 +119,11 @@ def test_new_threshold_takes_effect_between_two_frames(env, tmp_path_factory):
     set_threshold(store, 0.0)  # a supervisor saves a new threshold
     later = [station.process(grabber.get(timeout=2.0)) for _ in range(10)]
     grabber.stop()
-    assert all(v.verdict == "GO" and v.threshold == 1.01 for v in first)
+    assert all(v.verdict == "GO" and v.threshold == 1.0 for v in first)
     assert all(v.verdict == "NG" and v.threshold == 0.0 for v in later)
     assert station.model_changes == 1
     rows = station.log.recent(20, run_id=station.run_id)[::-1]
-    assert [r.threshold for r in rows] == [1.01] * 10 + [0.0] * 10
+    assert [r.threshold for r in rows] == [1.0] * 10 + [0.0] * 10
     station.close()
 
 
@@ -134,7 +134,7 @@ def test_activating_another_model_switches_and_is_logged(env, tmp_path_factory):
     second = store.root / "second-model"
     shutil.copytree(store.root / first_id, second)
     meta = json.loads((second / "metadata.json").read_text())
-    (second / "metadata.json").write_text(json.dumps({**meta, "id": "second-model", "threshold": 1.01}))
+    (second / "metadata.json").write_text(json.dumps({**meta, "id": "second-model", "threshold": 1.0}))
     station = Station(ws, store, StationSettings(roi=Roi(*PART_ROI)), model_poll_s=0.0)
     grabber = FrameGrabber(open_source(SourceSpec.parse(str(path))))
     grabber.start()
@@ -143,7 +143,7 @@ def test_activating_another_model_switches_and_is_logged(env, tmp_path_factory):
     after = station.process(grabber.get(timeout=2.0))
     grabber.stop()
     assert (before.model_id, after.model_id) == (first_id, "second-model")
-    assert after.verdict == "GO" and after.threshold == 1.01
+    assert after.verdict == "GO" and after.threshold == 1.0
     assert [r.model_id for r in station.log.recent(2, run_id=station.run_id)] == ["second-model", first_id]
     station.close()
 
