@@ -257,7 +257,8 @@ def cmd_models(args) -> dict | list:
         if not args.json:
             for d in damaged:
                 print(f"! {d['folder']:<24} damaged: {d['reason']}")
-        return {"store": str(store.root), "active": active, "models": rows, "damaged": damaged}
+        listing = {"store": str(store.root), "active": active, "models": rows}
+        return {**listing, "damaged": damaged} if damaged else listing  # the key appears when there are some
     if not args.model:
         from .cli import UserError
 
