@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hard-example-fraction", type=float,
                    help="share of the training images each epoch after the second visits, drawn by their loss "
                         "(default 0.5; 1 = every image every epoch)")
+    p.add_argument("--mode", choices=("classify", "anomaly"), default="classify",
+                   help="classify: learn GO vs NG from both folders; anomaly: learn good parts from the GO folder "
+                        "alone and flag whatever differs (NG images only set the threshold and the report)")
+    p.add_argument("--method", choices=("padim", "patchcore"),
+                   help="anomaly mode: padim (default, fast) or patchcore (nearest good patch, slower station)")
     p.add_argument("--preset", choices=("pretrained", "reference"),
                    help="pretrained: ImageNet EfficientNet-Lite0 features + a trained head; reference: the seed's "
                         "CNN trained from scratch (default: the engine's, see README)")

@@ -93,6 +93,10 @@ def _image_size_option(preset: str, text: str | None) -> dict:
 def cmd_train(args) -> dict:
     from .core.training import TrainingListener, TrainOptions, train
 
+    if getattr(args, "mode", "classify") == "anomaly":
+        from .cli_anomaly import train_anomaly_command
+
+        return train_anomaly_command(args, _store(args), Progress(args.quiet))
     ws = open_workspace(args.data_dir, args.go_folder, args.ng_folder)
     recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
               "hard_example_fraction": args.hard_example_fraction}
@@ -124,7 +128,13 @@ def cmd_train(args) -> dict:
 
     progress.say(ws.mapping.describe())
     store = _store(args)
-    result = train(ws, store, options, CliListener(), name=args.name, use_disk_cache=not args.no_cache)
+    try:
+        result = train(ws, store, options, CliListener(), name=args.name, use_disk_cache=not args.no_cache)
+    except DatasetError as exc:
+        from .core.anomaly.advice import anomaly_mode_hint
+
+        hint = anomaly_mode_hint(ws)  # good parts but no NG: say what can be trained instead
+        raise DatasetError(f"{exc}; {hint}" if hint else str(exc)) from None
     for p in result.problems:
         progress.say(f"skipped {p.path}: {p.reason}")
     out = result.to_dict()
@@ -250,7 +260,8 @@ def cmd_models(args) -> dict | list:
                 acc = f"{r['val_accuracy']:.4f}" if r["val_accuracy"] is not None else "  -   "
                 ready = {True: "ready", False: "NOT READY", None: "unknown"}[r["ready"]]
                 print(f"{'*' if r['active'] else ' '} {r['id']:<24} {r['created'][:19]:<19} val_acc {acc} "
-                      f"threshold {r['threshold']:.3f} {ready:<9}  {r['name']}")
+                      f"threshold {r['threshold']:.3f} {ready:<9}  {r['name']}"
+                      f"{' [anomaly: GO only]' if r.get('kind') == 'anomaly' else ''}")
                 if r["ready"] is False:
                     print(f"    {r['verdict']}")
         damaged = [{"folder": name, "reason": reason} for name, reason in store.damaged()]

@@ -39,9 +39,15 @@ class LiteRTBackend:
             with quiet_native_output():  # LiteRT announces its XNNPACK delegate on stderr
                 self._interp = Interpreter(**source, num_threads=num_threads or default_threads())
             inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
-            if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0]["shape"]) != 4 or inputs[0]["shape"][3] != 3:
+            # One output (a score, or features); or an anomaly model's score (one value per image) and map
+            # (rows x cols per image), found by their shapes: TFLite does not keep Keras' output order.
+            maps = [o for o in outputs if len(o["shape"]) == 3] if len(outputs) == 2 else []
+            scores = [o for o in outputs if len(o["shape"]) == 2 and o["shape"][1] == 1] if maps else outputs
+            if len(inputs) != 1 or len(scores) != 1 or len(inputs[0]["shape"]) != 4 or inputs[0]["shape"][3] != 3:
                 raise ValueError("not a FanQC image model (one RGB image in, one score out)")
-            self._in, self._out = inputs[0], outputs[0]
+            self._in, self._out = inputs[0], scores[0]
+            self._map = maps[0] if maps else None
+            self.last_maps: np.ndarray | None = None  # the anomaly maps of the last call (anomaly models)
             self._batch = 0
             self._shape = tuple(int(v) for v in self._in["shape"][1:])
             with quiet_native_output():  # the delegate is created (and announced) when tensors are allocated
@@ -61,6 +67,8 @@ class LiteRTBackend:
         self._resize(len(batch))
         self._interp.set_tensor(self._in["index"], np.ascontiguousarray(batch, dtype=np.float32))
         self._interp.invoke()
+        if self._map is not None:
+            self.last_maps = self._interp.get_tensor(self._map["index"]).copy()
         return self._interp.get_tensor(self._out["index"]).reshape(-1).copy()
 
 
@@ -78,8 +86,13 @@ class KerasBackend:
         spec = tf.TensorSpec([None, *shape[1:]], tf.float32)
         self._fn = tf.function(lambda x: keras_model(x, training=False), input_signature=[spec])
 
+    last_maps: np.ndarray | None = None
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self._fn(self._tf.constant(batch, dtype=self._tf.float32)).numpy().reshape(-1)
+        out = self._fn(self._tf.constant(batch, dtype=self._tf.float32))
+        if isinstance(out, (list, tuple)):  # an anomaly model: (image score, anomaly map)
+            out, self.last_maps = out[0], out[1].numpy()
+        return out.numpy().reshape(-1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,23 @@ class Predictor:
     def backend_name(self) -> str:
         return self._backend.name
 
+    @property
+    def is_anomaly(self) -> bool:
+        """An anomaly model (trained on good parts only): its score is normalised so that the stored
+        threshold works like a classifier's, and each call also gives a map of where the part differs."""
+        return self.info.metadata.get("kind") == "anomaly"
+
+    def last_maps(self) -> np.ndarray | None:
+        """The anomaly maps (N x rows x cols, scored like P(NG): >= threshold is NG there) of the last
+        p_ng_batch call; None for a classifier."""
+        return getattr(self._backend, "last_maps", None)
+
+    def predict_frame_with_map(self, bgr: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """(score, anomaly map or None) for one BGR uint8 image: one model call gives both."""
+        p = self.predict_frame(bgr)
+        maps = self.last_maps()
+        return p, (maps[0] if maps is not None else None)
+
     def verdict(self, p_ng: float) -> str:
         return "NG" if p_ng >= self.threshold else "GO"
 
@@ -151,6 +181,9 @@ class Predictor:
         """Predictions in input order; unreadable files come back with an error instead of a score."""
         paths = [Path(p) for p in paths]
         results: list[Prediction] = []
+        limit = self.info.metadata.get("max_batch")  # an anomaly model's intermediate maps grow with the batch
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1:
+            batch_size = min(batch_size, limit)
 
         def load(path: Path):
             try:

@@ -93,7 +93,8 @@ class ModelInfo:
         ready, verdict = self.readiness()
         choice = self.threshold_choice
         return {
-            "id": self.id, "name": self.name, "folder": str(self.folder), "created": self.created,
+            "id": self.id, "name": self.name, "kind": self.metadata.get("kind", "classifier"),
+            "folder": str(self.folder), "created": self.created,
             "source": self.metadata.get("source", "trained"), "threshold": self.threshold,
             "val_accuracy": val.get("accuracy"), "ng_recall": val.get("ng_recall"),
             "false_reject_rate": val.get("false_reject_rate"),
@@ -302,6 +303,8 @@ class ModelStore:
         keras = import_keras()
         if not info.keras_path.is_file():
             raise ModelStoreError(f"{info.id} has no {KERAS_FILE} (it can only run through {TFLITE_FILE})")
+        if info.metadata.get("kind") == "anomaly":
+            from .anomaly import layers  # noqa: F401 - registers the anomaly scorer's layers with Keras
         try:
             return keras.saving.load_model(info.keras_path, safe_mode=True, compile=False)
         except Exception as exc:  # Keras raises many types for damaged files
