@@ -44,15 +44,15 @@ from .imaging import PreprocessSpec, load_for_model
 from .model_store import ModelStore, now_iso
 from .tf_runtime import import_keras, import_tf, tensorflow_available
 from .threshold_choice import choose_threshold
-from .training import (
+from .training_run import (
     BatchProgress,
     EpochMetrics,
     TrainingError,
     TrainingListener,
     TrainOptions,
     TrainResult,
-    _import_quietly,
-    _relative,
+    import_keras_quietly,
+    relative_path,
     save_trained,
 )
 from .workspace import Workspace
@@ -70,7 +70,7 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
     if not tensorflow_available():
         import_tf()  # raises TensorFlowMissing with the install advice, as the reference preset does
     _backbone_or_error(weights_path)  # a missing backbone is said before anything runs
-    tf_loader = threading.Thread(target=_import_quietly, name="tf-import", daemon=True)
+    tf_loader = threading.Thread(target=import_keras_quietly, name="tf-import", daemon=True)
     tf_loader.start()
     listener.on_stage("Reading and decoding images")
     report = scan_workspace(ws, listener.on_decode_progress)
@@ -278,6 +278,6 @@ def _metadata(ws: Workspace, report, options: TrainOptions, spec: PreprocessSpec
         },
         "history": [m.to_dict() for m in history],
         "validation": validation,
-        "validation_files": [{"path": _relative(r.path, ws.root), "label": int(label), "oof_p_ng": round(float(s), 6)}
+        "validation_files": [{"path": relative_path(r.path, ws.root), "label": int(label), "oof_p_ng": round(float(s), 6)}
                              for r, label, s in zip(records, y, oof)],
     }

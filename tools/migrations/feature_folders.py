@@ -50,6 +50,11 @@ EXACT: dict[str, str] = {
     "fanqc_gui/cli.py": "fanqc_gui/cli/entry.py",
     "fanqc_gui/cli_commands.py": "fanqc_gui/cli/models.py",   # what is not carried to other groups stays here
     "fanqc_gui/cli_inspect.py": "fanqc_gui/cli/station.py",
+    "fanqc_gui/cli_anomaly.py": "fanqc_gui/cli/training_anomaly.py",
+    # anomaly mode: the model (scorer, maps, threshold) with the models, its trainer with training
+    "fanqc_gui/core/anomaly/training.py": "fanqc_gui/core/training/anomaly_training.py",
+    "fanqc_gui/core/anomaly/advice.py": "fanqc_gui/core/training/anomaly_advice.py",
+    "tests/core/anomaly/test_anomaly_training.py": "tests/core/training/test_anomaly_training.py",
     # core: shared base stays at core/
     # core/dataset
     "fanqc_gui/core/workspace.py": "fanqc_gui/core/dataset/workspace.py",
@@ -190,6 +195,7 @@ STAY = {
 # (regex on the old path, replacement); "\g<name>" keeps the file name.
 CORE_FEATURE_RULES = [
     (r"^(backbone/.*)$", r"models/\1"),
+    (r"^(anomaly/.*)$", r"models/\1"),
     (r"^(errors|paths|atomic_io|tf_runtime|versions|app_settings|imaging|image_files)\.py$", r"\1.py"),
     (r"^(.*train.*|.*epoch.*|engine.*|pretrained.*|.*comparison.*)\.py$", r"training/\1.py"),
     (r"^((?:station|camera|frame|capture|inspection|latency|trigger|line_io|plc|roi|secret).*)\.py$",

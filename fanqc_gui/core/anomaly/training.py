@@ -28,13 +28,13 @@ from ..evaluation import compute_metrics
 from ..imaging import PreprocessSpec, to_model_input
 from ..model_store import ModelInfo, ModelStore, now_iso
 from ..threshold_choice import ThresholdChoice
-from ..training import (
+from ..training_run import (
     BatchProgress,
     TrainingError,
     TrainingListener,
     TrainResult,
-    _import_quietly,
-    _relative,
+    import_keras_quietly,
+    relative_path,
 )
 from ..workspace import Workspace
 from . import KIND, calibration
@@ -116,7 +116,7 @@ def train_anomaly(ws: Workspace, store: ModelStore, options: AnomalyOptions | No
     listener = listener or TrainingListener()
     t0 = time.perf_counter()
     _require_backbone()
-    tf_loader = threading.Thread(target=_import_quietly, name="tf-import", daemon=True)
+    tf_loader = threading.Thread(target=import_keras_quietly, name="tf-import", daemon=True)
     tf_loader.start()
     listener.on_stage("Reading images")
     report = scan_workspace(ws, listener.on_decode_progress)
@@ -310,7 +310,7 @@ def anomaly_metadata(fit: AnomalyFit, options: AnomalyOptions, name: str | None,
     from ..tf_runtime import import_keras, import_tf
 
     def rel(p: Path) -> str:
-        return _relative(p, root) if root is not None else str(p)
+        return relative_path(p, root) if root is not None else str(p)
 
     n_ng = len(fit.ng_scores)
     return {
