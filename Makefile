@@ -24,9 +24,10 @@ test-fast:
 
 lint:
 	.venv/bin/lint-imports
+	.venv/bin/ruff check .
 
 screenshots:
-	QT_QPA_PLATFORM=offscreen $(PY) -m fanqc_gui.ui.screenshots docs/screenshots
+	QT_QPA_PLATFORM=offscreen $(PY) -m tools.screenshots docs/screenshots
 
 bench-train:
 	$(PY) bench/train_speed.py --data $(CASTING)/train --test $(CASTING)/test

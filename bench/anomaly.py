@@ -39,7 +39,7 @@ TARGETS = {"bottle": "auroc >= 0.99, accuracy >= 0.95", "screw": "auroc >= 0.95"
 
 
 def _images(folder: Path) -> list[Path]:
-    from fanqc_gui.core.dataset import list_images
+    from fanqc_gui.core.dataset.scan import list_images
 
     return list_images(folder)
 
@@ -61,14 +61,10 @@ def run_one(name: str, method: str, seed: int, frames: int) -> dict:
     station or the lean install would."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     t0 = time.perf_counter()
-    from fanqc_gui.core.anomaly.options import AnomalyOptions
-    from fanqc_gui.core.anomaly.training import (
-        anomaly_metadata,
-        fit_anomaly,
-        save_anomaly,
-    )
-    from fanqc_gui.core.model_store import ModelStore
+    from fanqc_gui.core.models.anomaly.options import AnomalyOptions
+    from fanqc_gui.core.models.model_store import ModelStore
     from fanqc_gui.core.tf_runtime import import_keras
+    from fanqc_gui.core.training.anomaly_training import anomaly_metadata, fit_anomaly, save_anomaly
 
     import_keras()
     fit_go, _, _ = split(name, seed)
@@ -101,11 +97,11 @@ def _peak_mb() -> int:
 
 def judge(folder: str, name: str, seed: int, frames: int) -> dict:
     """Test images through the Predictor (LiteRT), then the station loop on frames at their own size."""
-    from fanqc_gui.core.anomaly.heat_map import overlay
-    from fanqc_gui.core.evaluation import compute_metrics
     from fanqc_gui.core.imaging import decode_image, preprocess
-    from fanqc_gui.core.inference import Predictor
-    from fanqc_gui.core.model_store import ModelStore
+    from fanqc_gui.core.models.anomaly.heat_map import overlay
+    from fanqc_gui.core.models.evaluation import compute_metrics
+    from fanqc_gui.core.models.inference import Predictor
+    from fanqc_gui.core.models.model_store import ModelStore
 
     _, test_go, test_ng = split(name, seed)
     info = ModelStore(Path(folder).parent).get(Path(folder))

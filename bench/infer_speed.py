@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from fanqc_gui.core.imaging import PreprocessSpec, preprocess  # noqa: E402
-from fanqc_gui.core.inference import KerasBackend, LiteRTBackend  # noqa: E402
+from fanqc_gui.core.models.backends import KerasBackend, LiteRTBackend  # noqa: E402
 
 
 def percentiles(fn, runs: int) -> tuple[float, float]:
@@ -36,14 +36,14 @@ def percentiles(fn, runs: int) -> tuple[float, float]:
 
 
 def load_or_build(model_dir: str | None, tmp: str):
-    from fanqc_gui.core.architecture import build_reference_cnn
-    from fanqc_gui.core.model_store import ModelStore
+    from fanqc_gui.core.models.architecture import build_reference_cnn
+    from fanqc_gui.core.models.model_store import ModelStore
 
     if model_dir:
         store = ModelStore(Path(model_dir).parent)
         info = store.get(model_dir)
         return store.load_keras(info), info.tflite_path, info.preprocess_spec
-    from fanqc_gui.core.export import keras_to_tflite
+    from fanqc_gui.core.models.export import keras_to_tflite
 
     model = build_reference_cnn(80)
     path = Path(tmp) / "model.tflite"

@@ -158,14 +158,14 @@ class Subscriber:
 
 
 def make_model(tmp: Path, model_dir: str | None):
-    from fanqc_gui.core.model_store import ModelStore
+    from fanqc_gui.core.models.model_store import ModelStore
 
     if model_dir:
         store = ModelStore(Path(model_dir).parent)
         return store, store.get(model_dir)
-    from fanqc_gui.core.demo_data import generate_demo_workspace
-    from fanqc_gui.core.training import TrainOptions, train
-    from fanqc_gui.core.workspace import open_workspace
+    from fanqc_gui.core.dataset.demo_data import generate_demo_workspace
+    from fanqc_gui.core.dataset.workspace import open_workspace
+    from fanqc_gui.core.training.trainer import TrainOptions, train
 
     generate_demo_workspace(tmp / "train-ws", per_class=40, inbox=0, seed=11, size=96)
     store = ModelStore(tmp / "models")
@@ -233,8 +233,8 @@ def main() -> None:
     ap.add_argument("--model", help="a model folder (default: a small model trained here in ~20 s)")
     args = ap.parse_args()
 
-    from fanqc_gui.core.demo_data import write_demo_video
-    from fanqc_gui.core.inspection_log import InspectionLog
+    from fanqc_gui.core.dataset.demo_data import write_demo_video
+    from fanqc_gui.core.station.inspection_log import InspectionLog
 
     with tempfile.TemporaryDirectory(prefix="fanqc-line-bench-") as tmp:
         tmp = Path(tmp)
@@ -352,7 +352,8 @@ def main() -> None:
             # are the broker's own redeliveries to the consumer from its persistence file after a kill
             "republished_by_station": li["outputs"]["mqtt"]["published"] - li["outputs"]["mqtt"]["sent"],
             "stale_frames_skipped": li["stale_frames_skipped"],
-            "rss_mb_after_10pct": round(warm[0], 1) if warm else None, "rss_mb_end": round(warm[-1], 1) if warm else None,
+            "rss_mb_after_10pct": round(warm[0], 1) if warm else None,
+            "rss_mb_end": round(warm[-1], 1) if warm else None,
             "rss_growth_mb": round(warm[-1] - warm[0], 1) if len(warm) > 1 else None,
             "rss_growth_second_half_mb": round(second_half[-1] - second_half[0], 1) if len(second_half) > 1 else None,
             "seconds": round(seconds, 1), "parts_per_s": round(args.parts / seconds, 1),

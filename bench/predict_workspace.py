@@ -35,7 +35,7 @@ def pin_cores(n: int) -> int:
 
 
 def make_workspace(root: Path, images: int):
-    from fanqc_gui.core.demo_data import generate_demo_workspace
+    from fanqc_gui.core.dataset.demo_data import generate_demo_workspace
 
     inbox = max(0, images // 12)
     per_class = (images - inbox) // 2
@@ -47,11 +47,11 @@ def make_workspace(root: Path, images: int):
 
 def make_model(store_root: Path):
     from fanqc_gui import __version__
-    from fanqc_gui.core.architecture import build_reference_cnn
-    from fanqc_gui.core.export import keras_to_tflite
+    from fanqc_gui.core.dataset.workspace import ClassMapping
     from fanqc_gui.core.imaging import PreprocessSpec
-    from fanqc_gui.core.model_store import ModelStore
-    from fanqc_gui.core.workspace import ClassMapping
+    from fanqc_gui.core.models.architecture import build_reference_cnn
+    from fanqc_gui.core.models.export import keras_to_tflite
+    from fanqc_gui.core.models.model_store import ModelStore
 
     model = build_reference_cnn(80)
     spec = PreprocessSpec(width=80, height=80)
@@ -68,7 +68,7 @@ def run_like_the_page(workspace, info):
 
     from fanqc_gui.workers.prediction_worker import PredictionWorker
 
-    app = QCoreApplication.instance() or QCoreApplication([])
+    _app = QCoreApplication.instance() or QCoreApplication([])  # held while the loop runs
     loop = QEventLoop()
     out = {}
     worker = PredictionWorker(workspace, info)
@@ -93,8 +93,8 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     args = ap.parse_args()
     cores = pin_cores(args.cores)
-    from fanqc_gui.core.model_store import ModelStore
-    from fanqc_gui.core.workspace import open_workspace
+    from fanqc_gui.core.dataset.workspace import open_workspace
+    from fanqc_gui.core.models.model_store import ModelStore
 
     with tempfile.TemporaryDirectory(prefix="fanqc-bench-predict-") as tmp:
         root = Path(args.workspace) if args.workspace else Path(tmp) / "ws"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 WINDOW_SNIPPET = """
 import os, sys, time, json
-from fanqc_gui.app import ensure_app, launch
+from fanqc_gui.app.composition import ensure_app, launch
 app = ensure_app()
 parts = launch()
 app.processEvents()

@@ -21,14 +21,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from fanqc_gui.core.camera_sources import SourceSpec, open_source  # noqa: E402
-from fanqc_gui.core.frame_grabber import FrameGrabber  # noqa: E402
-from fanqc_gui.core.inference import Predictor  # noqa: E402
-from fanqc_gui.core.model_store import ModelStore  # noqa: E402
-from fanqc_gui.core.station import Station  # noqa: E402
-from fanqc_gui.core.station_runner import run_station  # noqa: E402
-from fanqc_gui.core.station_settings import Roi, StationSettings  # noqa: E402
-from fanqc_gui.core.workspace import open_workspace  # noqa: E402
+from fanqc_gui.core.dataset.workspace import open_workspace  # noqa: E402
+from fanqc_gui.core.models.inference import Predictor  # noqa: E402
+from fanqc_gui.core.models.model_store import ModelStore  # noqa: E402
+from fanqc_gui.core.station.camera_sources import SourceSpec, open_source  # noqa: E402
+from fanqc_gui.core.station.frame_grabber import FrameGrabber  # noqa: E402
+from fanqc_gui.core.station.pipeline import Station  # noqa: E402
+from fanqc_gui.core.station.station_runner import run_station  # noqa: E402
+from fanqc_gui.core.station.station_settings import Roi, StationSettings  # noqa: E402
 
 PART_ROI = Roi(220, 140, 200, 200)  # where write_demo_video puts each part
 
@@ -54,11 +54,11 @@ def rss_mb() -> float:
 def make_model(store: ModelStore, model_dir: str | None, tmp: Path):
     """--model, else the reference CNN at 80x80 trained for a few epochs on demo parts (about half a minute):
     a real model, so the station's choice between the fast int8 model and the float one is made on a real
-    proof (station_model.py), as it is for every trained model."""
+    proof (fast_model.py), as it is for every trained model."""
     if model_dir:
         return ModelStore(Path(model_dir).parent).get(model_dir)
-    from fanqc_gui.core.demo_data import generate_demo_workspace
-    from fanqc_gui.core.training import TrainOptions, train
+    from fanqc_gui.core.dataset.demo_data import generate_demo_workspace
+    from fanqc_gui.core.training.trainer import TrainOptions, train
 
     generate_demo_workspace(tmp / "train-ws", per_class=200, inbox=0, seed=11)
     result = train(open_workspace(tmp / "train-ws"), store, TrainOptions(epochs=6), name="bench demo model 80x80",
@@ -95,7 +95,7 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=0, metavar="N", help="also run N frames and report memory growth")
     args = ap.parse_args()
     cpus = pin_cores(args.cores)
-    from fanqc_gui.core.demo_data import write_demo_video
+    from fanqc_gui.core.dataset.demo_data import write_demo_video
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

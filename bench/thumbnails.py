@@ -31,7 +31,7 @@ def generate_workspace(root: Path, images: int, variants: int = 64) -> dict[str,
     import cv2
     import numpy as np
 
-    from fanqc_gui.core.demo_data import DEFECTS, render_part
+    from fanqc_gui.core.dataset.demo_data import DEFECTS, render_part
 
     rng = np.random.default_rng(7)
     encoded = []
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import Qt
         from PySide6.QtTest import QTest
 
-        from fanqc_gui.app import build_app, ensure_app
+        from fanqc_gui.app.composition import build_app, ensure_app
         from fanqc_gui.core.app_settings import AppSettings
 
         app = ensure_app()

@@ -92,10 +92,10 @@ def main() -> None:
     ap.add_argument("--control-s", type=float, default=5.0, help="heartbeat without training first (0: skip)")
     args = ap.parse_args()
 
-    from fanqc_gui.core.demo_data import generate_demo_workspace
-    from fanqc_gui.core.model_store import ModelStore
-    from fanqc_gui.core.workspace import open_workspace
-    from fanqc_gui.ui.training_page import TrainingPage
+    from fanqc_gui.core.dataset.demo_data import generate_demo_workspace
+    from fanqc_gui.core.dataset.workspace import open_workspace
+    from fanqc_gui.core.models.model_store import ModelStore
+    from fanqc_gui.ui.training.training_page import TrainingPage
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory(prefix="fanqc-stall-") as tmp:

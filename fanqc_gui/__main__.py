@@ -1,3 +1,3 @@
-from .cli import main
+from fanqc_gui.cli import main
 
 raise SystemExit(main())

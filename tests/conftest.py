@@ -5,9 +5,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import fanqc_gui  # noqa: E402,F401 - sets OpenCV's decode limit before a test module imports cv2
-
 import pytest  # noqa: E402
+
+import fanqc_gui  # noqa: E402,F401 - sets OpenCV's decode limit before a test module imports cv2
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def demo_workspace_template(tmp_path_factory):
     """A small demo workspace generated once per session; tests copy it before changing anything."""
-    from fanqc_gui.core.demo_data import generate_demo_workspace
+    from fanqc_gui.core.dataset.demo_data import generate_demo_workspace
 
     root = tmp_path_factory.mktemp("demo-template") / "ws"
     generate_demo_workspace(root, per_class=24, inbox=8, size=96, seed=3)

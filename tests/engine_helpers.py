@@ -1,10 +1,10 @@
-"""One engine process (core.engine_process) shared by the tests that train, so TensorFlow is imported in a
+"""One engine process (core.training.engine_process) shared by the tests that train, so TensorFlow is imported in a
 child process once per session instead of once per test."""
 from __future__ import annotations
 
 import atexit
 
-from fanqc_gui.core.engine_process import EngineProcess
+from fanqc_gui.core.training.engine_process import EngineProcess
 
 _engine: EngineProcess | None = None
 

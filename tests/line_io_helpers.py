@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from fanqc_gui.core.line_io import register_map as rm
+from fanqc_gui.core.station.line_io import register_map as rm
 
 MOSQUITTO = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
                                                if Path(p).is_file()), None)
@@ -202,8 +202,8 @@ class LineRun:
 
     def __init__(self, workspace, store, settings, mode: str, source_spec, *, capture_factory=None,
                  predictor_factory=None, loop: bool = True):
-        from fanqc_gui.core.camera_sources import open_source
-        from fanqc_gui.core.frame_grabber import FrameGrabber
+        from fanqc_gui.core.station.camera_sources import open_source
+        from fanqc_gui.core.station.frame_grabber import FrameGrabber
 
         self._args = (workspace, store, settings, mode, predictor_factory)
         self.grabber = FrameGrabber(open_source(source_spec, capture_factory), loop=loop)
@@ -220,8 +220,8 @@ class LineRun:
             raise self.error
 
     def _run(self) -> None:
-        from fanqc_gui.core.line_io.line_station import LineStation, run_line_station
-        from fanqc_gui.core.station import Station
+        from fanqc_gui.core.station.line_station import LineStation, run_line_station
+        from fanqc_gui.core.station.pipeline import Station
 
         workspace, store, settings, mode, factory = self._args
         try:

@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fanqc_gui.core.inference import Predictor
-from fanqc_gui.core.model_store import ModelStore
+from fanqc_gui.core.models.inference import Predictor
+from fanqc_gui.core.models.model_store import ModelStore
 
 VIDEO_PARTS = 12
 FRAMES_PER_PART = 4
@@ -27,8 +27,8 @@ def trained_model(tmp_path_factory, demo_workspace_template) -> tuple[Path, str]
     """(model store folder, model id) of a tiny model trained once per session; copy before changing it."""
     with _lock:
         if "model" not in _cache:
-            from fanqc_gui.core.training import TrainOptions, train
-            from fanqc_gui.core.workspace import open_workspace
+            from fanqc_gui.core.dataset.workspace import open_workspace
+            from fanqc_gui.core.training.trainer import TrainOptions, train
 
             base = tmp_path_factory.mktemp("station-model")
             shutil.copytree(demo_workspace_template, base / "ws")
@@ -66,7 +66,7 @@ def demo_video(tmp_path_factory) -> tuple[Path, list]:
     """A 640x480 MJPG .avi of demo parts on a conveyor, and the defect of each part (None = GO)."""
     with _lock:
         if "video" not in _cache:
-            from fanqc_gui.core.demo_data import write_demo_video
+            from fanqc_gui.core.dataset.demo_data import write_demo_video
 
             path = tmp_path_factory.mktemp("station-video") / "conveyor.avi"
             truth = write_demo_video(path, parts=VIDEO_PARTS, seed=7, frames_per_part=FRAMES_PER_PART)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fanqc_gui.core.demo_model import shipped_demo_model
+from fanqc_gui.core.models.demo_model import shipped_demo_model
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def test_the_station_judges_a_video_with_a_model_trained_elsewhere(lean_venv, tm
         shutil.copyfile(shipped_demo_model() / name, folder / name)
     (tmp_path / "ws").mkdir()
     video = tmp_path / "parts.avi"
-    made = run(lean_venv, "python", "-c", f"from fanqc_gui.core.demo_data import write_demo_video; "
+    made = run(lean_venv, "python", "-c", f"from fanqc_gui.core.dataset.demo_data import write_demo_video; "
                                           f"write_demo_video({str(video)!r}, parts=4)")
     assert made.returncode == 0, made.stderr
     out = run(lean_venv, "fanqc", "inspect", "--source", str(video), "--model", str(folder), "--models", str(store),

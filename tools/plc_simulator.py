@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pymodbus.client import ModbusTcpClient
 
-from fanqc_gui.core.line_io import register_map as rm  # the map itself: offsets, codes
+from fanqc_gui.core.station.line_io import register_map as rm  # the map itself: offsets, codes
 
 VERDICTS = {rm.VERDICT_GO: "GO", rm.VERDICT_NG: "NG", rm.VERDICT_ERROR: "ERROR"}
 

@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic_io import write_json_atomic
-from .paths import user_config_dir
+from fanqc_gui.core.atomic_io import write_json_atomic
+from fanqc_gui.core.paths import model_store_for, user_config_dir
 
 SETTINGS_FILE = "settings.json"
 SETTINGS_SCHEMA = 1
@@ -77,3 +77,8 @@ def load_settings(path: Path | None = None) -> AppSettings:
 
 def save_settings(settings: AppSettings, path: Path | None = None) -> None:
     write_json_atomic(path or settings_path(), settings.to_dict())
+
+
+def default_model_store() -> Path:
+    """The store the app and every `fanqc` command use, by the saved settings (see model_store_for)."""
+    return model_store_for(load_settings().model_store)

@@ -13,12 +13,14 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from fanqc_gui.core.errors import FanQCError
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a 100 MP JPEG is ~50 MB; larger files are refused before being read
 _HEADER_BYTES = 65536
 
 
-class ImageError(ValueError):
+class ImageError(FanQCError, ValueError):
     """A file that cannot be used as an image; the message says why in plain words."""
 
 

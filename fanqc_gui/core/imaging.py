@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .image_files import IMAGE_SUFFIXES, ImageError, is_image_file, read_image_file  # noqa: F401
+from fanqc_gui.core.image_files import IMAGE_SUFFIXES, ImageError, is_image_file, read_image_file  # noqa: F401
 
 # Larger images are refused before decoding: they would cost gigabytes. OpenCV enforces the same limit for
 # every format (OPENCV_IO_MAX_IMAGE_PIXELS, set in fanqc_gui/__init__.py before cv2 loads).

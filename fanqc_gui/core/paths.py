@@ -17,13 +17,6 @@ def user_config_dir() -> Path:
     return Path(os.environ.get("FANQC_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
-def default_model_store() -> Path:
-    """The store the app and every `fanqc` command use, by the saved settings (see model_store_for)."""
-    from .app_settings import load_settings  # app_settings imports this module
-
-    return model_store_for(load_settings().model_store)
-
-
 def model_store_for(chosen: str | None) -> Path:
     """$FANQC_MODELS, else the folder chosen in the settings, else models/ in the user data folder."""
     if os.environ.get("FANQC_MODELS"):

@@ -8,6 +8,8 @@ import sys
 import tempfile
 import threading
 
+from fanqc_gui.core.errors import FanQCError
+
 # C++ start-up chatter that TF prints through absl before TF_CPP_MIN_LOG_LEVEL applies.
 _NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
           "Saved artifact at", "Endpoint 'serve'", "TensorSpec(", "Output Type:", "Captures:", "args_0",
@@ -17,7 +19,7 @@ _NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operat
 _tf = None
 
 
-class TensorFlowMissing(RuntimeError):
+class TensorFlowMissing(FanQCError, RuntimeError):
     pass
 
 
@@ -115,8 +117,8 @@ def import_tf():
     # error, its --json document) when it failed during the import.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        import tensorflow as tf
         import keras  # noqa: F401
+        import tensorflow as tf
     except ImportError as exc:
         advice = ("this is the station build; train with the full FanQC build" if getattr(sys, "frozen", False)
                   else f"install the training extra: {INSTALL_HINT}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
-from .. import __version__
+from fanqc_gui import __version__
 
 # Distribution names to try for each component, first found wins.
 _DISTRIBUTIONS = {

@@ -1,2 +1,2 @@
 """Widgets and pages."""
-from .. import workers as _workers  # noqa: F401  (applies the Qt binding work-arounds first)
+from fanqc_gui import workers as _workers  # noqa: F401  (applies the Qt binding work-arounds first)

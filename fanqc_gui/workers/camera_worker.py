@@ -1,4 +1,4 @@
-"""The camera station off the GUI thread: a QObject that runs core.station's pipeline in a QThread.
+"""The camera station off the GUI thread: a QObject that runs core.station.pipeline's pipeline in a QThread.
 
 The worker loop takes the newest frame from a FrameGrabber, judges it when the trigger mode says so, and
 emits plain data (numpy frames, Verdict, StationStats, SourceStatus, ModelSummary). Display signals are
@@ -15,12 +15,12 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from ..core.camera_sources import CaptureFactory, SourceError, SourceSpec, open_source
-from ..core.frame_grabber import ENDED, FrameGrabber, SourceStatus
-from ..core.model_store import ModelStore
-from ..core.station import PredictorFactory, Station, StationError, TriggerGate
-from ..core.station_settings import CaptureRules, Roi, StationSettings
-from ..core.workspace import Workspace
+from fanqc_gui.core.dataset.workspace import Workspace
+from fanqc_gui.core.models.model_store import ModelStore
+from fanqc_gui.core.station.camera_sources import CaptureFactory, SourceError, SourceSpec, open_source
+from fanqc_gui.core.station.frame_grabber import ENDED, FrameGrabber, SourceStatus
+from fanqc_gui.core.station.pipeline import PredictorFactory, Station, StationError, TriggerGate
+from fanqc_gui.core.station.station_settings import CaptureRules, Roi, StationSettings
 
 STATS_EVERY_S = 0.25
 TERMINAL_STATES = ("ended", "failed")
@@ -28,10 +28,10 @@ TERMINAL_STATES = ("ended", "failed")
 
 class CameraWorker(QObject):
     frame_ready = Signal(object)           # np.ndarray, BGR: the newest frame (throttled)
-    verdict_ready = Signal(object)         # core.station.Verdict (the newest, throttled in continuous mode)
-    stats_updated = Signal(object)         # core.station.StationStats
-    source_state_changed = Signal(object)  # core.frame_grabber.SourceStatus
-    model_changed = Signal(object)         # core.station.ModelSummary
+    verdict_ready = Signal(object)         # core.station.pipeline.Verdict (the newest, throttled in continuous mode)
+    stats_updated = Signal(object)         # core.station.pipeline.StationStats
+    source_state_changed = Signal(object)  # core.station.frame_grabber.SourceStatus
+    model_changed = Signal(object)         # core.station.pipeline.ModelSummary
     snapshot_saved = Signal(str)
     sent_to_inbox = Signal(str)
     action_failed = Signal(str)            # an operator action could not be done (the station keeps running)
@@ -40,7 +40,8 @@ class CameraWorker(QObject):
 
     def __init__(self, workspace: Workspace, store: ModelStore, settings: StationSettings, spec: SourceSpec, *,
                  model_ref: str | None = None, realtime: bool = False, loop: bool = False,
-                 folder_interval_s: float = 0.0, capture_factory: CaptureFactory | None = None, predictor_factory: PredictorFactory | None = None,
+                 folder_interval_s: float = 0.0, capture_factory: CaptureFactory | None = None,
+                 predictor_factory: PredictorFactory | None = None,
                  display_fps: float = 30.0, num_threads: int = 1):
         super().__init__()
         self._workspace, self._store, self._settings, self._spec = workspace, store, settings, spec

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..core.dataset import scan_workspace
-from ..core.workspace import Workspace
-from .job_thread import LatestJobThread
+from fanqc_gui.core.dataset.scan import scan_workspace
+from fanqc_gui.core.dataset.workspace import Workspace
+from fanqc_gui.workers.job_thread import LatestJobThread
 
 
 class DatasetScanner(QObject):
-    scan_ready = Signal(object)  # core.dataset.ScanReport
+    scan_ready = Signal(object)  # core.dataset.scan.ScanReport
     scan_failed = Signal(str)  # reason
 
     def __init__(self, parent: QObject | None = None):

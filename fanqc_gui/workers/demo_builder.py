@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
-from ..core.demo_data import generate_demo_workspace
+from fanqc_gui.core.dataset.demo_data import generate_demo_workspace
 
 
 class DemoBuilder(QThread):

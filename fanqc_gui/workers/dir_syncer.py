@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 
-from ..core.atomic_io import fsync_dir
-from .job_thread import LatestJobThread
+from fanqc_gui.core.atomic_io import fsync_dir
+from fanqc_gui.workers.job_thread import LatestJobThread
 
 
 class DirSyncer(QObject):

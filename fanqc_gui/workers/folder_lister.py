@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..core.folder_listing import scan_folder
-from .job_thread import LatestJobThread
+from fanqc_gui.core.dataset.folder_listing import scan_folder
+from fanqc_gui.workers.job_thread import LatestJobThread
 
 
 class FolderLister(QObject):

@@ -8,8 +8,8 @@ import cv2
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
-from ..core.imaging import ImageError, decode_image
-from .job_thread import LatestJobThread
+from fanqc_gui.core.imaging import ImageError, decode_image
+from fanqc_gui.workers.job_thread import LatestJobThread
 
 
 @dataclass(frozen=True)

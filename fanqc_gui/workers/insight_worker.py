@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..core.imaging import decode_image, preprocess
-from ..core.insight import ModelProbe, first_layer_kernels
-from ..core.model_store import ModelInfo, ModelStore
-from .job_thread import LatestJobThread
+from fanqc_gui.core.imaging import decode_image, preprocess
+from fanqc_gui.core.insight.explanations import ModelProbe, first_layer_kernels
+from fanqc_gui.core.models.model_store import ModelInfo, ModelStore
+from fanqc_gui.workers.job_thread import LatestJobThread
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class _ModelHolder:
     def get(self, info: ModelInfo):
         key = (str(info.folder), _mtime(info.keras_path), bool(info.metadata.get("invert_output", False)))
         if key != self._key:
-            from ..core.tf_runtime import import_keras
+            from fanqc_gui.core.tf_runtime import import_keras
 
             self.model = self.probe = None
             self._key = None  # a failed load must not leave the previous model's key behind
@@ -142,7 +142,7 @@ class InsightWorker(QObject):
 
 def _single_output(layer) -> bool:
     try:
-        layer.output
+        layer.output  # noqa: B018 - reading the property is the check
     except (AttributeError, ValueError):
         return False
     return True

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 
-from ..core.model_store import ACTIVE_FILE, METADATA_FILE, ModelInfo, ModelStore
+from fanqc_gui.core.models.model_store import ACTIVE_FILE, METADATA_FILE, ModelInfo, ModelStore
 
 _COALESCE_MS = 150  # several file events of one save arrive together: re-read once
 

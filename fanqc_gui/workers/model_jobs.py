@@ -15,10 +15,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ..core.engine_process import EngineProcess
-from ..core.model_store import ModelInfo, ModelStore
-from ..core.workspace import ClassMapping
-from .job_thread import LatestJobThread
+from fanqc_gui.core.dataset.workspace import ClassMapping
+from fanqc_gui.core.models.model_store import ModelInfo, ModelStore
+from fanqc_gui.core.training.engine_process import EngineProcess
+from fanqc_gui.core.training.engine_protocol import Job
+from fanqc_gui.workers.job_thread import LatestJobThread
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,11 @@ class ModelJobs(QObject):
         self._closed = False
 
     def import_h5(self, path: str | Path, mapping: ClassMapping | None = None, name: str | None = None) -> None:
-        self._submit(_Job("import", lambda: self._engine.run("import_h5", store_root=self._store.root,
+        self._submit(_Job("import", lambda: self._engine.run(Job.IMPORT_H5, store_root=self._store.root,
                                                              path=Path(path), mapping=mapping, name=name)))
 
     def export_tflite(self, info: ModelInfo) -> None:
-        self._submit(_Job("export", lambda: self._engine.run("export_tflite", store_root=self._store.root,
+        self._submit(_Job("export", lambda: self._engine.run(Job.EXPORT_TFLITE, store_root=self._store.root,
                                                              info=info)))
 
     def is_busy(self) -> bool:

@@ -1,7 +1,7 @@
 """Workspace-wide predictions on a QThread, with progress and cooperative cancel.
 
     worker = PredictionWorker(workspace, info)
-    worker.predictions_ready.connect(...)   # core.workspace_predictions.WorkspacePredictions
+    worker.predictions_ready.connect(...)   # core.insight.workspace_predictions.WorkspacePredictions
     worker.start()
     worker.request_stop()                   # any thread: ends after the current batch of 64 images
 
@@ -16,10 +16,10 @@ import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from ..core.inference import Predictor
-from ..core.model_store import ModelInfo, ModelStore
-from ..core.workspace import Workspace
-from ..core.workspace_predictions import predict_workspace
+from fanqc_gui.core.dataset.workspace import Workspace
+from fanqc_gui.core.insight.workspace_predictions import predict_workspace
+from fanqc_gui.core.models.inference import Predictor
+from fanqc_gui.core.models.model_store import ModelInfo, ModelStore
 
 PROGRESS_SIGNALS_PER_S = 20
 

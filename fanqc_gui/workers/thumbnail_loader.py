@@ -18,7 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from ..core.imaging import ImageError, check_bytes, image_size
+from fanqc_gui.core.imaging import ImageError, check_bytes, image_size
 
 THUMB_SIZE = 96
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024

@@ -5,7 +5,7 @@
     worker.start()
     worker.request_stop(save_best=False)   # from any thread: the run ends after the current batch
 
-The run itself happens in the engine process (core.engine_process), so TensorFlow never holds this
+The run itself happens in the engine process (core.training.engine_process), so TensorFlow never holds this
 process's GIL; this thread only waits on the pipe and turns the engine's events into signals. The Keras model
 never leaves the engine: per epoch a copy of the first convolution's filters arrives instead (for the insight
 page). After a saved model, the engine measures it next to the active model (`comparison_ready`).
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from ..core.dataset import DatasetError
-from ..core.engine_process import EngineCrashed, EngineProcess
-from ..core.model_store import ModelStore
-from ..core.tf_runtime import TensorFlowMissing
-from ..core.training import TrainingError, TrainOptions, TrainResult
-from ..core.workspace import Workspace
+from fanqc_gui.core.dataset.workspace import Workspace
+from fanqc_gui.core.errors import FanQCError
+from fanqc_gui.core.models.model_store import ModelStore
+from fanqc_gui.core.training.engine_process import EngineProcess
+from fanqc_gui.core.training.engine_protocol import Event, Job
+from fanqc_gui.core.training.trainer import TrainOptions, TrainResult
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class TrainingWorker(QObject):
     training_finished = Signal(object)  # TrainResult with the saved model
     training_stopped = Signal(object)  # StoppedRun
     training_failed = Signal(str)  # reason in plain words
-    comparison_ready = Signal(object)  # core.model_comparison.Comparison, after a saved model
+    comparison_ready = Signal(object)  # core.training.model_comparison.Comparison, after a saved model
     comparison_failed = Signal(str)
     run_ended = Signal()  # after any of the three outcomes; the thread is finishing
 
@@ -62,11 +62,11 @@ class TrainingWorker(QObject):
         self.moveToThread(self._thread)
         self._thread.started.connect(self._run)
         self._relays = {
-            "stage": self.stage_changed.emit,
-            "decode": lambda d: self.decode_progressed.emit(*d),
-            "batch": self.batch_progressed.emit,
-            "epoch": self.epoch_finished.emit,
-            "weights": self.first_layer_weights_ready.emit,
+            Event.STAGE: self.stage_changed.emit,
+            Event.DECODE: lambda d: self.decode_progressed.emit(*d),
+            Event.BATCH: self.batch_progressed.emit,
+            Event.EPOCH: self.epoch_finished.emit,
+            Event.WEIGHTS: self.first_layer_weights_ready.emit,
         }
         self._after_result: list = []  # the comparison comes after the run's outcome, whatever the pipe order
         self._last_epoch = 0
@@ -91,12 +91,13 @@ class TrainingWorker(QObject):
         return self._thread.wait() if timeout_ms < 0 else self._thread.wait(timeout_ms)
 
     def _on_engine_event(self, name: str, data) -> None:
-        if name in ("comparison", "comparison_failed"):
+        name = Event(name)
+        if name in (Event.COMPARISON, Event.COMPARISON_FAILED):
             self._after_result.append((name, data))
             return
-        if name == "stage":
+        if name == Event.STAGE:
             self._last_stage = data
-        elif name == "epoch":
+        elif name == Event.EPOCH:
             if data.epoch <= self._last_epoch:  # epoch numbers only go back when the run starts over
                 self.training_restarted.emit(self._last_stage)
             self._last_epoch = data.epoch
@@ -106,8 +107,8 @@ class TrainingWorker(QObject):
     @Slot()
     def _run(self) -> None:
         try:
-            result = self._engine.run("train", self._on_engine_event, job_id=self._job_id, **self._job)
-        except (DatasetError, TrainingError, TensorFlowMissing, EngineCrashed, ValueError) as exc:
+            result = self._engine.run(Job.TRAIN, self._on_engine_event, job_id=self._job_id, **self._job)
+        except (FanQCError, ValueError) as exc:  # the user's: its message says what to do
             self.training_failed.emit(str(exc))
         except OSError as exc:
             self.training_failed.emit(f"cannot read or write files: {exc.strerror or exc}")
@@ -122,7 +123,7 @@ class TrainingWorker(QObject):
                 self.training_finished.emit(result)
         finally:
             for name, data in self._after_result:
-                (self.comparison_ready if name == "comparison" else self.comparison_failed).emit(data)
+                (self.comparison_ready if name == Event.COMPARISON else self.comparison_failed).emit(data)
             self.run_ended.emit()
             # Back to the GUI thread, which owns (and eventually deletes) this object; then end the thread.
             self.moveToThread(QCoreApplication.instance().thread())

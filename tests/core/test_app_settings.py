@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from fanqc_gui.core.app_settings import MAX_RECENT, AppSettings, load_settings, save_settings, settings_path
-from fanqc_gui.core.folder_listing import list_folder, natural_key, scan_folder
+from fanqc_gui.core.dataset.folder_listing import list_folder, natural_key, scan_folder
 
 
 def test_round_trip_in_the_user_config_dir(tmp_path):

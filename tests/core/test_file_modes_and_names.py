@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from fanqc_gui.core.atomic_io import write_bytes_atomic, write_json_atomic
-from fanqc_gui.core.inspection_log import InspectionLog
+from fanqc_gui.core.station.inspection_log import InspectionLog
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from fanqc_gui.core import tf_runtime
-from fanqc_gui.core.demo_model import install_demo_model
-from fanqc_gui.core.engine_process import EngineProcess
-from fanqc_gui.core.model_store import ModelStore
-from fanqc_gui.core.workspace import open_workspace
+from fanqc_gui.core.dataset.workspace import open_workspace
+from fanqc_gui.core.models.demo_model import install_demo_model
+from fanqc_gui.core.models.model_store import ModelStore
+from fanqc_gui.core.training.engine_process import EngineProcess
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def demo_store(tmp_path):
 
 
 def test_training_is_off_with_the_reason_and_no_engine_starts(qtbot, no_tensorflow, demo_workspace, demo_store):
-    from fanqc_gui.ui.training_page import TrainingPage
+    from fanqc_gui.ui.training.training_page import TrainingPage
 
     engine = EngineProcess()
     page = TrainingPage(open_workspace(demo_workspace), demo_store, engine=engine)
@@ -46,7 +46,7 @@ def test_training_is_off_with_the_reason_and_no_engine_starts(qtbot, no_tensorfl
 
 def test_insight_predicts_from_tflite_and_explains_why_filters_are_off(qtbot, no_tensorflow, demo_workspace,
                                                                       demo_store):
-    from fanqc_gui.ui.insight_page import InsightPage
+    from fanqc_gui.ui.insight.insight_page import InsightPage
 
     page = InsightPage(open_workspace(demo_workspace), demo_store)
     qtbot.addWidget(page)
@@ -55,7 +55,8 @@ def test_insight_predicts_from_tflite_and_explains_why_filters_are_off(qtbot, no
     qtbot.waitUntil(lambda: page.predictions is not None and not page.is_busy(), timeout=30_000)
     rows = page.table.model.rows
     assert len(rows) == 56 and all(r.p_ng is not None for r in rows)  # every image judged (LiteRT)
-    assert "Filters, feature maps and Grad-CAM: not available, this installation has no TensorFlow" in page.filters.canvas.message
+    assert ("Filters, feature maps and Grad-CAM: not available, this installation has no TensorFlow"
+            in page.filters.canvas.message)
     page.table.select_proxy_row(1)
     row = page.table.current_row()
     assert page.gradcam.insight is None and page.gradcam.p_ng_label.text() == f"{row.p_ng:.3f}"

@@ -6,6 +6,6 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def gc_on_the_gui_thread(qapp):
-    from fanqc_gui.app import ensure_app
+    from fanqc_gui.app.composition import ensure_app
 
     ensure_app()

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from station_helpers import PART_ROI, FakeCamera, demo_video, slow_factory, store_with_active_model, video_frames
 
-from fanqc_gui.core.camera_sources import SourceSpec
-from fanqc_gui.core.frame_grabber import Backoff
-from fanqc_gui.core.inspection_log import InspectionLog
-from fanqc_gui.core.station_settings import CaptureRules, Roi, StationSettings
+from fanqc_gui.core.dataset.workspace import open_workspace
+from fanqc_gui.core.station.camera_sources import SourceSpec
+from fanqc_gui.core.station.frame_grabber import Backoff
+from fanqc_gui.core.station.inspection_log import InspectionLog
+from fanqc_gui.core.station.station_settings import CaptureRules, Roi, StationSettings
 from fanqc_gui.core.tf_runtime import tensorflow_available
-from fanqc_gui.core.workspace import open_workspace
 from fanqc_gui.workers import camera_worker as cw
 from fanqc_gui.workers.camera_worker import CameraSession, CameraWorker
 
@@ -201,7 +201,7 @@ def test_pause_stops_judging_and_stop_is_prompt(qtbot, env, tmp_path_factory):
 
 
 def _fast_backoff_grabber():
-    from fanqc_gui.core.frame_grabber import FrameGrabber
+    from fanqc_gui.core.station.frame_grabber import FrameGrabber
 
     class FastBackoffGrabber(FrameGrabber):
         def __init__(self, *args, **kwargs):
@@ -217,8 +217,8 @@ def test_an_image_folder_is_paced_one_verdict_per_image_shown(qtbot, demo_worksp
 
     import cv2
 
-    from fanqc_gui.core.demo_model import install_demo_model
-    from fanqc_gui.core.model_store import ModelStore
+    from fanqc_gui.core.models.demo_model import install_demo_model
+    from fanqc_gui.core.models.model_store import ModelStore
 
     store = ModelStore(tmp_path / "models")
     install_demo_model(store)

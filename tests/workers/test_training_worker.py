@@ -5,16 +5,16 @@ import json
 
 import numpy as np
 import pytest
+from engine_helpers import shared_engine
 from PySide6.QtCore import Qt, QThread
 
-from engine_helpers import shared_engine
-from fanqc_gui.core import engine_process
-from fanqc_gui.core.dataset import DatasetError
-from fanqc_gui.core.engine_process import EngineProcess
-from fanqc_gui.core.model_store import ModelStore
+from fanqc_gui.core.dataset.scan import DatasetError
+from fanqc_gui.core.dataset.workspace import open_workspace
+from fanqc_gui.core.models.model_store import ModelStore
 from fanqc_gui.core.tf_runtime import tensorflow_available
-from fanqc_gui.core.training import BatchProgress, TrainingError, TrainOptions
-from fanqc_gui.core.workspace import open_workspace
+from fanqc_gui.core.training import engine_process
+from fanqc_gui.core.training.engine_process import EngineProcess
+from fanqc_gui.core.training.trainer import BatchProgress, TrainingError, TrainOptions
 from fanqc_gui.workers.model_jobs import ModelJobs
 from fanqc_gui.workers.training_worker import StoppedRun, TrainingWorker
 
@@ -112,7 +112,7 @@ def test_a_run_reports_every_epoch_and_saves_a_model_that_is_not_activated(qtbot
 @pytest.mark.slow
 @needs_tf
 def test_stop_ends_the_run_at_once_and_saves_nothing_unless_asked(qtbot, engine, demo_workspace, tmp_path):
-    # (keeping the best model on stop is driven end to end in tests/ui/test_training_page.py)
+    # (keeping the best model on stop is driven end to end in tests/ui/training/test_training_page.py)
     store = ModelStore(tmp_path / "models")
     active_before = _fake_active_model(store)
     worker = TrainingWorker(engine, open_workspace(demo_workspace), store, _options(epochs=200, batch_size=4))
@@ -136,7 +136,8 @@ def test_stop_ends_the_run_at_once_and_saves_nothing_unless_asked(qtbot, engine,
 def test_stop_before_the_first_batch_ends_the_run_without_training(qtbot, engine, demo_workspace, tmp_path):
     store = ModelStore(tmp_path / "models")
     worker = TrainingWorker(engine, open_workspace(demo_workspace), store, _options())
-    worker.stage_changed.connect(lambda stage: worker.request_stop() if stage == "Reading and decoding images" else None)
+    worker.stage_changed.connect(
+        lambda stage: worker.request_stop() if stage == "Reading and decoding images" else None)
     rec = _run(qtbot, worker)
     assert rec.ends == [("training_stopped", StoppedRun(None, False))]
     assert rec.epochs == [] and store.list() == []
@@ -174,7 +175,7 @@ def test_engine_errors_reach_the_gui_as_one_message(qtbot, monkeypatch, tmp_path
 def test_a_run_the_engine_starts_over_is_announced_before_its_new_first_epoch(qtbot, monkeypatch, tmp_path):
     """A collapsed run is retried at a lower learning rate and its epochs count from 1 again: the GUI must
     know, or it counts the abandoned attempt's epochs with the new ones (one epoch too many)."""
-    from fanqc_gui.core.training import EpochMetrics
+    from fanqc_gui.core.training.trainer import EpochMetrics
 
     retry = "Training again at learning rate 0.001: the output went constant in epoch 1"
     script = [("stage", "Training"), ("epoch", 1), ("stage", retry), ("epoch", 1), ("epoch", 2)]

@@ -1,0 +1,105 @@
+"""`fanqc evaluate` and `fanqc predict`: a model's verdicts on labelled folders or any images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fanqc_gui.cli.arguments import (
+    add_common_options,
+    add_mapping_options,
+    fraction_arg,
+    model_from,
+    store_from,
+    threshold_arg,
+)
+from fanqc_gui.cli.errors import UserError
+from fanqc_gui.cli.progress import Progress
+from fanqc_gui.core.dataset.scan import DatasetError
+from fanqc_gui.core.dataset.workspace import ClassMapping
+
+
+def add_parsers(sub) -> None:
+    """Register `fanqc evaluate`, `fanqc predict` on the sub-command parsers `sub`."""
+    p = sub.add_parser("evaluate", help="measure a model on a GO/NG folder")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    add_common_options(p)
+    add_mapping_options(p)
+    p.add_argument("--threshold", type=threshold_arg, help="override the model's threshold (0..1)")
+    p.add_argument("--target-ng-recall", type=fraction_arg, help="also report the threshold that reaches this recall")
+    p.add_argument("--save-threshold", action="store_true", help="store that threshold with the model")
+    p.add_argument("--per-image", action="store_true", help="include every image's result in the JSON")
+    p.add_argument("--backend", choices=("auto", "litert", "keras"), default="auto")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="GO/NG verdicts for images or folders")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("paths", metavar="PATH", nargs="+")
+    add_common_options(p)
+    p.add_argument("--threshold", type=threshold_arg, help="override the model's threshold (0..1)")
+    p.add_argument("--backend", choices=("auto", "litert", "keras"), default="auto")
+    p.set_defaults(func=cmd_predict)
+
+
+def cmd_evaluate(args) -> dict:
+    from fanqc_gui.core.dataset.scan import scan_folders
+    from fanqc_gui.core.models.evaluation import compute_metrics, threshold_for_ng_recall
+    from fanqc_gui.core.models.inference import Predictor
+
+    if args.save_threshold and args.target_ng_recall is None:
+        raise UserError("--save-threshold needs --target-ng-recall R (the NG recall the threshold must reach)")
+    store = store_from(args)
+    info = model_from(args, store)
+    mapping = ClassMapping(go_folder=args.go_folder or info.mapping.go_folder,
+                           ng_folder=args.ng_folder or info.mapping.ng_folder)
+    progress = Progress(args.quiet)
+    report = scan_folders(Path(args.data_dir), mapping)
+    if not report.images:
+        raise DatasetError(f"no readable images in {args.data_dir}/{{{mapping.go_folder},{mapping.ng_folder}}}")
+    predictor = Predictor(info, backend=args.backend, store=store)
+    preds = predictor.predict_paths([r.path for r in report.images],
+                                    progress=lambda d, t: progress.bar("evaluate", d, t))
+    rows = [(r, p) for r, p in zip(report.images, preds) if p.p_ng is not None]
+    labels = [r.label for r, _ in rows]
+    scores = [p.p_ng for _, p in rows]
+    threshold = args.threshold if args.threshold is not None else info.threshold
+    out = compute_metrics(labels, scores, threshold).to_dict()
+    out.update(model=info.id, backend=predictor.backend_name, class_mapping=info.metadata.get("class_mapping"),
+               skipped_files=[{"path": str(p.path), "reason": p.reason} for p in report.problems]
+               + [{"path": p.path, "reason": p.error} for p in preds if p.error])
+    if args.target_ng_recall is not None:
+        chosen = threshold_for_ng_recall(labels, scores, args.target_ng_recall)
+        out["suggested_threshold"] = chosen
+        if args.save_threshold:
+            store.update_metadata(info.folder, threshold=chosen, threshold_rule={
+                "target_ng_recall": args.target_ng_recall, "on": str(Path(args.data_dir).resolve())})
+            out["threshold_saved"] = chosen
+    if args.per_image:
+        out["per_image"] = [{"path": p.path, "label": "NG" if r.label else "GO", "p_ng": p.p_ng,
+                             "verdict": "NG" if p.p_ng >= threshold else "GO",
+                             "correct": (p.p_ng >= threshold) == bool(r.label)} for r, p in rows]
+    cm = out["confusion_matrix"]
+    progress.say(f"{info.id}: {info.mapping.describe()}\naccuracy {out['accuracy']:.4f}  NG recall "
+                 f"{out['ng_recall']:.4f}  GO recall {out['go_recall']:.4f}  threshold {threshold:.3f}\n"
+                 f"confusion (rows true GO/NG, cols called GO/NG): {cm[0]} {cm[1]}")
+    return out
+
+
+def cmd_predict(args) -> list[dict]:
+    from fanqc_gui.core.models.inference import Predictor, expand_paths
+
+    store = store_from(args)
+    info = model_from(args, store)
+    predictor = Predictor(info, backend=args.backend, store=store)
+    if args.threshold is not None:
+        predictor.threshold = args.threshold
+    progress = Progress(args.quiet)
+    paths = expand_paths(args.paths)
+    if not paths:
+        raise DatasetError("no images found in the given paths")
+    preds = predictor.predict_paths(paths, progress=lambda d, t: progress.bar("predict", d, t))
+    if not args.json:
+        print(f"# model {info.id}: {info.mapping.describe()}; threshold {predictor.threshold:.3f}")
+        for p in preds:
+            shown = f"{p.verdict}  P(NG)={p.p_ng:.4f}" if p.error is None else f"ERROR  {p.error}"
+            print(f"{shown}  {p.path}")
+    return [p.to_dict() for p in preds]

@@ -1,0 +1,279 @@
+"""Training with the pretrained preset: workspace -> features of the frozen EfficientNet-Lite0 backbone
+(computed once per image in LiteRT, cached by content) -> a linear head -> one Keras model, image -> P(NG).
+
+1. Scan (hash every file) and choose the input size: by rule from the images' sizes (backbone/input_size.py)
+   or as given; it is stored in the model's preprocessing spec, so every later use resizes alike.
+2. Features of every image and of its orientation variants (backbone/features.py); only images not in
+   the cache are decoded and run.
+3. k-fold on the cached features: each image is scored by a head that never saw it (nor its variants).
+   These out-of-fold scores of ALL labelled images choose the threshold (threshold_choice.py) and give
+   the validation figures. A head whose loss turns NaN is retried once at a safer setting; a head whose
+   scores are the same for every image stops the run with a message: nothing is saved.
+4. The final head on all images, folded into a Dense(1, sigmoid) on the backbone's pooled features.
+
+The listener sees: stages, feature progress as batches of one "epoch", and one EpochMetrics per fold
+(loss on the fold's training images, val_loss on its held-out images). A stop is honoured between feature
+batches and between folds; a stopped run saves nothing (save_if_stopped does not apply: before the last
+fold there is no threshold to save with), and the features computed so far stay in the cache.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+
+import numpy as np
+
+from fanqc_gui import __version__
+from fanqc_gui.core.dataset.decode_cache import CACHE_DIR
+from fanqc_gui.core.dataset.scan import DatasetError, scan_workspace
+from fanqc_gui.core.dataset.workspace import Workspace
+from fanqc_gui.core.imaging import PreprocessSpec, load_for_model
+from fanqc_gui.core.models.backbone import features as feats
+from fanqc_gui.core.models.backbone.classifier import TAP_BLOCKS, build_classifier, build_feature_model, feature_dim
+from fanqc_gui.core.models.backbone.input_size import parse_input_size, sample_sizes, size_by_rule
+from fanqc_gui.core.models.backbone.linear_head import L2, SAFER, HeadFailed, LinearHead, fit_head
+from fanqc_gui.core.models.backbone.weights import DISTRIBUTION, SHA256, VERSION, BackboneError, weights_path
+from fanqc_gui.core.models.evaluation import compute_metrics
+from fanqc_gui.core.models.export import keras_to_tflite
+from fanqc_gui.core.models.model_store import ModelStore, now_iso
+from fanqc_gui.core.models.threshold_choice import choose_threshold
+from fanqc_gui.core.tf_runtime import import_keras, import_tf, tensorflow_available
+from fanqc_gui.core.training.training_run import (
+    BatchProgress,
+    EpochMetrics,
+    TrainingError,
+    TrainingListener,
+    TrainOptions,
+    TrainResult,
+    import_keras_quietly,
+    relative_path,
+    save_trained,
+)
+
+ARCHITECTURE = "efficientnet_lite0"
+CONSTANT_SPREAD = 1e-6  # out-of-fold scores spread less than this: the head says the same for every image
+CHECK_IMAGES = 4  # images the saved Keras model is checked on against the head's own scores
+MAX_CHECK_DIFF = 1e-3
+
+
+def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, listener: TrainingListener,
+                     save_if_stopped: bool | Callable[[], bool] = False, name: str | None = None,
+                     use_disk_cache: bool = True) -> TrainResult:
+    t0 = time.perf_counter()
+    if not tensorflow_available():
+        import_tf()  # raises TensorFlowMissing with the install advice, as the reference preset does
+    _backbone_or_error(weights_path)  # a missing backbone is said before anything runs
+    tf_loader = threading.Thread(target=import_keras_quietly, name="tf-import", daemon=True)
+    tf_loader.start()
+    listener.on_stage("Reading and decoding images")
+    report = scan_workspace(ws, listener.on_decode_progress)
+    report.require_trainable()
+    counts = {"GO": report.count(0), "NG": report.count(1)}
+    small = min(counts, key=counts.get)
+    if counts[small] < options.folds:
+        raise DatasetError(f"{counts[small]} {small} images are too few for the pretrained preset's "
+                           f"{options.folds}-fold check of the threshold: add {small} images (at least "
+                           f"{options.folds}) or train with the reference preset")
+    given = parse_input_size(options.input_size)
+    if given:
+        (width, height), size_rule = given, "chosen"
+    else:
+        width, height, size_rule = size_by_rule(sample_sizes([r.path for r in report.images], options.seed))
+    spec = PreprocessSpec(width=width, height=height, interpolation=options.interpolation)
+    variants = feats.variants_for(len(report.images), width, height, options.orientation_variants)
+    cache = feats.FeatureCache(spec, ws.root / CACHE_DIR if use_disk_cache else None)
+    listener.on_stage("Loading TensorFlow")
+    tf_loader.join()
+    import_keras().utils.set_random_seed(options.seed)
+    feature_model = _backbone_or_error(build_feature_model, height, width)
+    listener.on_stage(f"Computing features ({width}x{height} px, {variants} orientation"
+                      f"{'s' if variants > 1 else ''} per image)")
+    progress = _FeatureProgress(listener)
+    t_features = time.perf_counter()
+    try:
+        x, y, problems, computed = feats.compute_features(
+            report.images, spec, variants, cache, lambda: _extractor(feature_model, cache),
+            progress.on_progress, listener.should_stop)
+    except feats.FeaturesStopped:
+        cache.save()
+        return TrainResult(None, [], 0, 0, time.perf_counter() - t0, True, problems=report.problems)
+    feature_seconds = time.perf_counter() - t_features
+    cache.save()
+    problems = report.problems + problems
+    for label, label_name in ((0, "GO"), (1, "NG")):
+        if np.sum(y == label) < options.folds:
+            raise DatasetError(f"too few readable {label_name} images for {options.folds}-fold training")
+    listener.on_stage("Training")
+    history, oof, retries = _out_of_fold(x, y, options, listener, feature_model)
+    if len(history) < options.folds:  # stopped: without every fold's scores there is no honest threshold
+        return TrainResult(None, history, len(history), 0, time.perf_counter() - t0, True, problems=problems)
+    if float(np.std(oof)) < CONSTANT_SPREAD:
+        raise TrainingError("the head gives every image the same score, so it cannot tell GO from NG: nothing was "
+                            "saved. Check that the GO and NG folders hold what they should and that the images "
+                            "are not blank or identical.")
+    head, final_retry = _fit_safely(_rows(x), np.repeat(y, x.shape[1]))
+    retries += final_retry
+    listener.on_committed()
+    listener.on_stage("Measuring on validation images")
+    choice = choose_threshold(y, oof, options.target_ng_recall, options.max_false_reject,
+                              scores_from=f"out-of-fold ({options.folds}-fold)")
+    validation = compute_metrics(y, oof, choice.threshold).to_dict()
+    kernel, bias = head.folded()
+    model = build_classifier(feature_model, kernel, bias)
+    records = [r for r in report.images if r.path not in {p.path for p in problems}]
+    _check_model(model, records, spec, head, x)
+    listener.on_stage("Saving model")
+    recipe = {"input_size_used": f"{width}x{height}", "input_size_rule": size_rule, "orientation_variants_used":
+              variants, "features_computed": computed, "features_cached": max(0, len(records) - computed),
+              "feature_seconds": round(feature_seconds, 2),
+              "feature_ms_per_image": round(1000 * feature_seconds / computed, 2) if computed else None,
+              "head": {"kind": "logistic regression on standardised pooled features", "class_weighting": "balanced",
+                       "l2": SAFER["l2"] if final_retry else L2, "training_loss": head.loss},
+              "retries": retries}
+    metadata = _metadata(ws, report, options, spec, history, validation, choice, recipe, records, y, oof, name)
+    info = save_trained(store, model, metadata)
+    return TrainResult(info, history, len(history), len(history), time.perf_counter() - t0, False, validation,
+                       problems, choice)
+
+
+def _backbone_or_error(fn, *args):
+    try:
+        return fn(*args)
+    except BackboneError as exc:
+        raise TrainingError(f"{exc}. Nothing was trained.") from None
+
+
+class _FeatureProgress:
+    def __init__(self, listener: TrainingListener):
+        self.listener = listener
+        self.t0 = time.perf_counter()
+
+    def on_progress(self, done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - self.t0, 1e-6)
+        self.listener.on_batch(BatchProgress(1, 1, done, total, done, total, rate,
+                                             (total - done) / rate if rate else 0.0))
+
+
+_converted: dict[str, bytes] = {}  # this process's feature-model conversions, by cache key (the last few)
+
+
+def _extractor(feature_model, cache: feats.FeatureCache):
+    """LiteRT on the feature model: its TFLite from this process or the workspace cache (same key: same
+    network, same input), else converted now (seconds) and kept."""
+    tflite = _converted.get(cache.key) or cache.load_tflite()
+    if tflite is None:
+        tflite = keras_to_tflite(feature_model)
+        cache.save_tflite(tflite)
+    if len(_converted) >= 2 and cache.key not in _converted:
+        _converted.pop(next(iter(_converted)))
+    _converted[cache.key] = tflite
+    return feats.LiteRTFeatures(tflite)
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    return x.reshape(-1, x.shape[-1])
+
+
+def _fit_safely(rows: np.ndarray, labels: np.ndarray) -> tuple[LinearHead, list[dict]]:
+    """fit_head; after a NaN/infinite loss once more at the safer setting, then a TrainingError."""
+    try:
+        return fit_head(rows, labels), []
+    except HeadFailed as exc:
+        first = str(exc)
+    try:
+        return fit_head(rows, labels, **SAFER), [{"reason": first, "retried_with": SAFER}]
+    except HeadFailed as exc:
+        raise TrainingError(f"training the head failed twice ({first}; then {exc}): nothing was saved. Check that "
+                            f"the images are readable photos of the parts.") from None
+
+
+def fold_of(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Each image's fold (0..folds-1), stratified per class, reproducible for a seed."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(y), np.int64)
+    for label in (0, 1):
+        idx = np.flatnonzero(y == label)
+        out[idx[rng.permutation(len(idx))]] = np.arange(len(idx)) % folds
+    return out
+
+
+def _out_of_fold(x: np.ndarray, y: np.ndarray, options: TrainOptions, listener: TrainingListener, model
+                 ) -> tuple[list[EpochMetrics], np.ndarray, list[dict]]:
+    """Scores of every image by the head trained without it (the image as is, as the station sees it)."""
+    fold = fold_of(y, options.folds, options.seed)
+    oof = np.zeros(len(y), np.float64)
+    history: list[EpochMetrics] = []
+    retries: list[dict] = []
+    v = x.shape[1]
+    for k in range(options.folds):
+        start = time.perf_counter()
+        train, held = fold != k, fold == k
+        head, retry = _fit_safely(_rows(x[train]), np.repeat(y[train], v))
+        retries += retry
+        oof[held] = head.scores(x[held, 0])
+        fit_p = head.scores(x[train, 0])
+        m = EpochMetrics(k + 1, _ce(y[train], fit_p), float(np.mean((fit_p >= 0.5) == (y[train] > 0.5))),
+                         _ce(y[held], oof[held]), float(np.mean((oof[held] >= 0.5) == (y[held] > 0.5))),
+                         time.perf_counter() - start)
+        history.append(m)
+        listener.on_epoch(m, model)
+        if listener.should_stop():
+            break
+    return history, oof.astype(np.float32), retries
+
+
+def _ce(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
+    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log1p(-p))))
+
+
+def _check_model(model, records, spec: PreprocessSpec, head: LinearHead, x: np.ndarray) -> None:
+    """The assembled Keras model must give what the head gave on the cached features (same network, same
+    preprocessing): a guard against a mismatch between the cached features and the saved network."""
+    pick = list(range(min(CHECK_IMAGES, len(records))))
+    if not pick:
+        return
+    batch = np.stack([load_for_model(records[i].path, spec) for i in pick])
+    got = import_keras().ops.convert_to_numpy(model(batch, training=False)).reshape(-1)
+    want = head.scores(x[pick, 0])
+    diff = float(np.max(np.abs(got - want)))
+    if not diff <= MAX_CHECK_DIFF:
+        raise TrainingError(f"the assembled model disagrees with its trained head by {diff:.2g} on the training "
+                            f"images (the feature cache may be stale: delete {CACHE_DIR} in the workspace and "
+                            f"train again). Nothing was saved.")
+
+
+def _metadata(ws: Workspace, report, options: TrainOptions, spec: PreprocessSpec, history, validation: dict,
+              choice, recipe: dict, records, y: np.ndarray, oof: np.ndarray, name: str | None) -> dict:
+    tf = import_tf()
+    keras = import_keras()
+    counts = {"GO": int(np.sum(y == 0)), "NG": int(np.sum(y == 1))}
+    return {
+        "name": name, "created": now_iso(), "source": "trained",
+        "app_version": __version__, "tensorflow_version": tf.__version__, "keras_version": keras.__version__,
+        "architecture": ARCHITECTURE, "preset": "pretrained",
+        "backbone": {"name": "EfficientNet-Lite0", "weights": f"ImageNet ({DISTRIBUTION} {VERSION})",
+                     "sha256": SHA256, "frozen": True, "features": f"max and mean of blocks {list(TAP_BLOCKS)}",
+                     "feature_dim": feature_dim()},
+        "class_mapping": ws.mapping.to_dict(),
+        "preprocessing": spec.to_dict(),
+        "input_size": [spec.height, spec.width, 3],
+        "threshold": choice.threshold,
+        "threshold_rule": {"target_ng_recall": options.target_ng_recall, "max_false_reject": options.max_false_reject,
+                           "on": choice.scores, "max": 0.5},
+        "threshold_choice": choice.to_dict(),
+        "training": {**asdict(options), **recipe, "best_epoch": len(history), "stopped_by_user": False},
+        "dataset": {
+            "root": str(ws.root), "fingerprint": report.fingerprint(),
+            # Every image trains the final head and is scored out of fold for validation.
+            "counts": {"train": counts, "val": counts},
+            "validation": f"out-of-fold scores, {options.folds} folds",
+            "skipped_files": len(report.problems), "duplicate_groups": len(report.duplicates),
+        },
+        "history": [m.to_dict() for m in history],
+        "validation": validation,
+        "validation_files": [{"path": relative_path(r.path, ws.root), "label": int(label),
+                              "oof_p_ng": round(float(s), 6)} for r, label, s in zip(records, y, oof)],
+    }

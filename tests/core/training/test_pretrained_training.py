@@ -1,0 +1,218 @@
+"""The pretrained preset end to end on the small generated demo workspace (48 images of 96x96 px, trained at a
+96x64 input: wide, so the geometry is checked too): what is saved and how it is used later, the feature cache,
+stop, and the clear messages for a collapsed head, a missing backbone, too few images and impossible sizes.
+Every run uses the same input size, so the backbone is converted to TFLite once for the whole file."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from fanqc_gui.core.dataset.scan import DatasetError
+from fanqc_gui.core.dataset.workspace import open_workspace
+from fanqc_gui.core.imaging import load_for_model
+from fanqc_gui.core.models.backbone import features as backbone_features
+from fanqc_gui.core.models.backbone import weights as backbone_weights
+from fanqc_gui.core.models.model_store import ModelInfo, ModelStore
+from fanqc_gui.core.tf_runtime import tensorflow_available
+from fanqc_gui.core.training import pretrained_training
+from fanqc_gui.core.training.trainer import TrainingError, TrainingListener, TrainOptions, train
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not tensorflow_available(), reason="TensorFlow not installed")]
+
+
+def _options(**changes) -> TrainOptions:
+    return TrainOptions(**{"preset": "pretrained", "input_size": "96x64", **changes})
+
+
+class Recorder(TrainingListener):
+    def __init__(self, stop_after_images: int | None = None):
+        self.stages, self.batches, self.epochs = [], [], []
+        self.stop_after_images = stop_after_images
+
+    def on_stage(self, text):
+        self.stages.append(text)
+
+    def on_batch(self, progress):
+        self.batches.append(progress)
+
+    def on_epoch(self, metrics, model):
+        self.epochs.append(metrics)
+
+    def should_stop(self):
+        return bool(self.stop_after_images and self.batches
+                    and self.batches[-1].images_done >= self.stop_after_images)
+
+
+def skip_conversion(monkeypatch) -> list[dict]:
+    """Keep each run's metadata instead of converting and writing the model (tens of seconds per test)."""
+    kept: list[dict] = []
+
+    def keep(store, model, metadata, *args, **kwargs):
+        kept.append(metadata)
+        return ModelInfo("not-written", store.root, metadata)
+
+    monkeypatch.setattr(pretrained_training, "save_trained", keep)
+    return kept
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, demo_workspace_template):
+    base = tmp_path_factory.mktemp("pretrained")
+    shutil.copytree(demo_workspace_template, base / "ws")
+    store = ModelStore(base / "models")
+    recorder = Recorder()
+    result = train(open_workspace(base / "ws"), store, _options(), recorder, name="pretrained try")
+    return base, store, result, recorder
+
+
+def test_run_saves_one_model_with_the_preset_geometry_and_an_out_of_fold_threshold(trained):
+    _, store, result, rec = trained
+    info = result.model
+    assert [m.id for m in store.list()] == [info.id] and store.active() is None
+    meta = info.metadata
+    assert meta["architecture"] == "efficientnet_lite0" and meta["preset"] == "pretrained"
+    assert (meta["preprocessing"]["width"], meta["preprocessing"]["height"]) == (96, 64)
+    assert meta["input_size"] == [64, 96, 3]
+    assert meta["training"]["input_size_used"] == "96x64" and meta["training"]["input_size_rule"] == "chosen"
+    assert meta["training"]["orientation_variants_used"] == 4  # not square: flips and the half turn only
+    choice = meta["threshold_choice"]
+    assert choice["scores"].startswith("out-of-fold") and choice["n_go"] + choice["n_ng"] == 48
+    assert meta["threshold"] == choice["threshold"] and 0 <= meta["threshold"] <= 1
+    assert len(meta["validation_files"]) == 48 and {"oof_p_ng", "label", "path"} <= set(meta["validation_files"][0])
+    assert [m.epoch for m in rec.epochs] == [1, 2, 3, 4, 5]  # one per fold
+    assert rec.stages[0] == "Reading and decoding images" and rec.stages[-1] == "Saving model"
+    assert rec.batches[-1].images_done == rec.batches[-1].images_total == 48
+    assert result.to_dict()["val_accuracy"] > 0.75  # demo parts at 64 px, out of fold
+    assert (info.folder / "model.tflite").is_file() and not (info.folder / "model.fast.tflite").exists()
+
+
+def test_saved_model_is_one_safe_mode_keras_model_that_litert_and_insight_use_alike(trained):
+    from fanqc_gui.core.insight.explanations import ModelProbe, first_layer_kernels
+    from fanqc_gui.core.models.inference import Predictor
+
+    base, store, result, _ = trained
+    info = store.get(result.model.id)
+    model = store.load_keras(info)  # safe mode
+    assert not any(type(layer).__name__ == "Lambda" for layer in model.layers)
+    assert model.output.shape[1:] == (1,)
+    assert first_layer_kernels(model).shape == (32, 3, 3, 3)
+    paths = sorted((base / "ws" / "NG").iterdir())[:3] + sorted((base / "ws" / "GO").iterdir())[:3]
+    x = np.stack([load_for_model(p, info.preprocess_spec) for p in paths])
+    keras_p = model(x, training=False).numpy().reshape(-1)
+    litert_p = Predictor(info, backend="litert").p_ng_batch(x)
+    assert np.abs(keras_p - litert_p).max() < 1e-4
+    oof = {f["path"]: f["oof_p_ng"] for f in info.metadata["validation_files"]}
+    assert all(f"NG/{p.name}" in oof or f"GO/{p.name}" in oof for p in paths)
+    explanation = ModelProbe(model).explain(x[0], towards="NG")
+    assert explanation.heatmap.shape == (64, 96) and explanation.feature_maps[0][0] == "stem_conv"
+
+
+def test_retraining_reuses_cached_features_and_computes_only_new_images(trained, demo_workspace_template,
+                                                                       monkeypatch):
+    base, store, first, _ = trained
+    skip_conversion(monkeypatch)
+    assert first.model.metadata["training"]["features_computed"] == 48
+    extra = sorted((demo_workspace_template / "inbox").iterdir())[:2]
+    for path in extra:
+        shutil.copy(path, base / "ws" / "GO" / f"extra_{path.name}")
+    second = train(open_workspace(base / "ws"), store, _options())
+    recipe = second.model.metadata["training"]
+    assert (recipe["features_computed"], recipe["features_cached"]) == (2, 48)
+    for path in extra:
+        (base / "ws" / "GO" / f"extra_{path.name}").unlink()
+
+
+def test_stop_during_features_saves_nothing_and_keeps_what_was_computed(demo_workspace, tmp_path):
+    store = ModelStore(tmp_path / "models")
+    rec = Recorder(stop_after_images=4)
+    result = train(open_workspace(demo_workspace), store, _options(orientation_variants="off"), rec)
+    assert result.stopped and result.model is None and store.list() == []
+    cached = list((demo_workspace / ".fanqc" / "cache").glob("features-*.npz"))
+    assert len(cached) == 1
+    with np.load(cached[0]) as npz:
+        assert 4 <= len(npz["keys"]) < 48
+
+
+def test_a_head_that_says_the_same_for_every_image_is_never_saved(demo_workspace, tmp_path, monkeypatch):
+    def blank(self, batch):  # a backbone that sees nothing: every image gives the same features
+        return np.ones((len(batch), backbone_features.feature_dim()), np.float32)
+
+    monkeypatch.setattr(backbone_features.LiteRTFeatures, "__call__", blank)
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(TrainingError, match="same score.*nothing was saved"):
+        train(open_workspace(demo_workspace), store, _options(), use_disk_cache=False)
+    assert store.list() == [] and not any(store.root.glob(".saving-*"))
+
+
+def test_a_head_whose_loss_explodes_is_retried_at_the_safer_setting(demo_workspace, tmp_path, monkeypatch):
+    from fanqc_gui.core.models.backbone import linear_head
+
+    real_fit, calls = linear_head.fit_head, []
+
+    def explodes_once(x, y, **kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise linear_head.HeadFailed("the head's loss became nan after 400 steps")
+        return real_fit(x, y, **kwargs)
+
+    monkeypatch.setattr(pretrained_training, "fit_head", explodes_once)
+    skip_conversion(monkeypatch)
+    result = train(open_workspace(demo_workspace), ModelStore(tmp_path / "models"), _options())
+    retries = result.model.metadata["training"]["retries"]
+    assert retries == [{"reason": "the head's loss became nan after 400 steps", "retried_with": linear_head.SAFER}]
+    assert calls[1] == linear_head.SAFER
+
+
+def test_missing_backbone_is_one_message_before_anything_runs(demo_workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv(backbone_weights.ENV_OVERRIDE, str(tmp_path / "gone.pth"))
+    store = ModelStore(tmp_path / "models")
+    rec = Recorder()
+    with pytest.raises(TrainingError, match=r"weights are missing.*Nothing was trained"):
+        train(open_workspace(demo_workspace), store, _options(), rec)
+    assert rec.stages == [] and not store.root.exists()
+    assert not (demo_workspace / ".fanqc" / "cache").exists()
+
+
+def test_too_few_images_for_the_k_fold_is_one_clear_message(demo_workspace, tmp_path):
+    for extra in sorted((demo_workspace / "NG").iterdir())[4:]:
+        extra.unlink()  # 4 NG: enough to scan, too few for 5 folds
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(DatasetError, match=r"4 NG images are too few.*5-fold"):
+        train(open_workspace(demo_workspace), store, _options())
+    assert store.list() == []
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"input_size": "100x200"}, "cannot be taken by the pretrained preset"),
+    ({"input_size": "big"}, "not N or WxH"),
+    ({"preset": "imagenet"}, "unknown preset"),
+    ({"orientation_variants": "sometimes"}, "orientation variants"),
+    ({"folds": 1}, "folds"),
+])
+def test_impossible_pretrained_options_are_refused_before_anything_runs(tmp_path, change, message):
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(ValueError, match=message):
+        train(open_workspace(tmp_path), store, _options(**change))
+    assert not store.root.exists()
+
+
+def test_cli_trains_the_preset_and_says_an_impossible_size_in_one_line(demo_workspace, tmp_path, capsys,
+                                                                       monkeypatch):
+    from fanqc_gui.cli import main
+
+    kept = skip_conversion(monkeypatch)
+    models = str(tmp_path / "models")
+    assert main(["train", str(demo_workspace), "--preset", "pretrained", "--image-size", "96x64",
+                 "--orientation-variants", "off", "--folds", "4", "--models", models, "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    meta = kept[0]
+    assert out["threshold_choice"]["scores"] == "out-of-fold (4-fold)" and out["verdict"]
+    size = (meta["preprocessing"]["width"], meta["preprocessing"]["height"])
+    assert meta["preset"] == "pretrained" and size == (96, 64)
+    assert meta["training"]["orientation_variants_used"] == 1 and len(meta["history"]) == 4
+    assert main(["train", str(demo_workspace), "--preset", "pretrained", "--image-size", "70", "--models", models]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "multiple of 32" in err[0]

@@ -1,0 +1,1 @@
+"""Offscreen pictures of every page for docs/screenshots (`make screenshots`)."""
