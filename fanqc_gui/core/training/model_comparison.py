@@ -40,6 +40,9 @@ class Comparison:
     recorded_matrix: list[list[int]] | None = None  # the new model's confusion matrix measured during training
     # The new model's verdict from training (ModelInfo.readiness): ready for the station?, and why in words.
     readiness: tuple[bool | None, str] = (None, "")
+    # The new model's figures come from its recorded held-out scores (out-of-fold heads, or good parts held
+    # out of an anomaly model's statistics): its validation images are also its training images.
+    held_out: bool = False
 
     @property
     def skipped(self) -> int:
@@ -94,15 +97,20 @@ class Comparison:
         """How the figures were measured, and anything that qualifies them."""
         new = self.new.metrics
         n_ng, n_go = sum(new.confusion_matrix[1]), sum(new.confusion_matrix[0])
-        text = (f"Measured on {self.images} validation images ({n_ng} NG, {n_go} GO) the new model never learned "
-                f"from, each model with its own threshold and the station's runtime.")
+        if self.held_out:
+            text = (f"Measured on {self.images} images ({n_ng} NG, {n_go} GO): the new model's figures are its "
+                    f"held-out scores from training (each image scored by a model that never learned from it), "
+                    f"the active model's from the station's runtime; each with its own threshold.")
+        else:
+            text = (f"Measured on {self.images} validation images ({n_ng} NG, {n_go} GO) the new model never "
+                    f"learned from, each model with its own threshold and the station's runtime.")
         if self.active is not None:
             text += " The active model may have learned from some of them, which can only flatter it."
         if self.skipped:
             text += (f" Left out: {self.missing} image(s) no longer there and {len(self.unreadable)} that cannot "
                      f"be read.")
         recorded = self.recorded_matrix
-        if recorded and not self.skipped and recorded != new.confusion_matrix:
+        if recorded and not self.skipped and not self.held_out and recorded != new.confusion_matrix:
             # The threshold lies exactly on a validation score; another runtime can put it on the other side.
             text += (f" During training the new model caught {recorded[1][1]} and rejected {recorded[0][1]} of "
                      f"these: the station's runtime scores a borderline image very slightly differently.")
@@ -122,31 +130,51 @@ def _count_change(delta: int, phrase: str, same: str) -> str:
 
 def validation_set(info: ModelInfo, root: str | Path) -> tuple[list[Path], np.ndarray, int]:
     """(existing paths, their labels GO=0/NG=1, how many recorded files are missing) for info's validation."""
+    paths, labels, _, missing = _recorded_validation(info, root)
+    return paths, labels, missing
+
+
+def _recorded_validation(info: ModelInfo, root: str | Path
+                         ) -> tuple[list[Path], np.ndarray, np.ndarray | None, int]:
+    """validation_set plus the recorded held-out scores (`oof_p_ng`) of the existing files, when every
+    entry has a finite one in [0, 1]; else None."""
     files = info.metadata.get("validation_files")
     if not files:
         raise ComparisonError(f"{info.name} has no recorded validation images (only models trained by FanQC "
                               f"record them)")
     root = Path(root)
-    paths, labels, missing = [], [], 0
+    paths, labels, held, missing = [], [], [], 0
     for entry in files:
         path = Path(entry["path"])
         path = path if path.is_absolute() else root / path
         if path.is_file():
             paths.append(path)
             labels.append(int(entry["label"]))
+            held.append(_held_out_score(entry))
         else:
             missing += 1
-    return paths, np.asarray(labels, dtype=int), missing
+    scores = None if None in held or not held else np.asarray(held, dtype=np.float64)
+    return paths, np.asarray(labels, dtype=int), scores, missing
+
+
+def _held_out_score(entry: dict) -> float | None:
+    value = entry.get("oof_p_ng")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+        return float(value)  # NaN fails both comparisons
+    return None
 
 
 def compare_models(new: ModelInfo, active: ModelInfo | None, root: str | Path, backend: str = "auto",
                    should_stop: Callable[[], bool] | None = None) -> Comparison:
     """Measure new and active on new's validation images under root (the workspace it was trained on)."""
-    paths, labels, missing = validation_set(new, root)
+    paths, labels, held_out, missing = _recorded_validation(new, root)
     if not paths:
         raise ComparisonError(f"none of the {missing} validation images of {new.name} exist under {root} "
                               f"any more (moved or deleted)")
-    new_scores = _scores(Predictor(new, backend), paths, should_stop)
+    if held_out is not None:  # re-predicting them would score the model on its own training images
+        new_scores = (held_out, [None] * len(paths))
+    else:
+        new_scores = _scores(Predictor(new, backend), paths, should_stop)
     active_scores, active_error = None, None
     if active is not None and active.id != new.id:
         try:
@@ -166,7 +194,7 @@ def compare_models(new: ModelInfo, active: ModelInfo | None, root: str | Path, b
                                       compute_metrics(labels[keep], active_scores[0][keep], active.threshold))
     recorded = new.metadata.get("validation", {}).get("confusion_matrix")
     return Comparison(figures_new, figures_active, int(keep.sum()), missing, unreadable, active_error, recorded,
-                      new.readiness())
+                      new.readiness(), held_out is not None)
 
 
 def _scores(predictor: Predictor, paths: list[Path], should_stop) -> tuple[np.ndarray, list[str | None]]:

@@ -99,6 +99,25 @@ def test_a_model_without_recorded_validation_images_cannot_be_compared(tmp_path)
         validation_set(info, tmp_path)
 
 
+def test_a_model_with_held_out_scores_is_judged_on_them_not_on_its_own_training_images(tmp_path):
+    """The pretrained and anomaly presets train on every image and record each image's held-out score:
+    re-predicting those images with the final model would flatter it, so the comparison uses the record."""
+    for folder in ("GO", "NG"):
+        (tmp_path / folder).mkdir()
+    files = []
+    for i in range(4):
+        for label, folder in ((0, "GO"), (1, "NG")):
+            (tmp_path / folder / f"{i}.jpg").write_bytes(b"x")  # never decoded: nothing is re-predicted
+            # held-out scores that disagree with the labels on one image of each class
+            score = (0.9 if label == 0 else 0.1) if i == 0 else (0.1 if label == 0 else 0.9)
+            files.append({"path": f"{folder}/{i}.jpg", "label": label, "oof_p_ng": score})
+    info = ModelInfo("m1", tmp_path, {"name": "pretrained", "threshold": 0.5, "validation_files": files})
+    comparison = compare_models(info, None, tmp_path)
+    assert comparison.held_out and comparison.images == 8
+    assert comparison.new.metrics.confusion_matrix == [[3, 1], [1, 3]]
+    assert "held-out scores from training" in comparison.details()
+
+
 # ---- with real models ------------------------------------------------------------------------------------
 needs_tf = pytest.mark.skipif(not tensorflow_available(), reason="TensorFlow not installed")
 
