@@ -25,8 +25,14 @@ def add_parsers(sub) -> None:
     add_common_options(p)
     add_mapping_options(p)
     p.add_argument("--threshold", type=threshold_arg, help="override the model's threshold (0..1)")
-    p.add_argument("--target-ng-recall", type=fraction_arg, help="also report the threshold that reaches this recall")
-    p.add_argument("--save-threshold", action="store_true", help="store that threshold with the model")
+    p.add_argument("--target-ng-recall", type=fraction_arg,
+                   help="also choose the threshold that reaches this NG recall within the false-reject cap, "
+                        "and say whether the model is ready for the station on these images")
+    p.add_argument("--max-false-reject", type=fraction_arg,
+                   help="with --target-ng-recall: share of good parts the threshold may reject (default: the "
+                        "model's own rule, else 0.05)")
+    p.add_argument("--save-threshold", action="store_true",
+                   help="store that threshold with the model, with the trade-off and verdict measured here")
     p.add_argument("--per-image", action="store_true", help="include every image's result in the JSON")
     p.add_argument("--backend", choices=("auto", "litert", "keras"), default="auto")
     p.set_defaults(func=cmd_evaluate)
@@ -42,7 +48,8 @@ def add_parsers(sub) -> None:
 
 def cmd_evaluate(args) -> dict:
     from fanqc_gui.core.dataset.scan import scan_folders
-    from fanqc_gui.core.models.evaluation import compute_metrics, threshold_for_ng_recall
+    from fanqc_gui.core.models.evaluation import compute_metrics
+    from fanqc_gui.core.models.threshold_choice import DEFAULT_MAX_FALSE_REJECT, choose_threshold
     from fanqc_gui.core.models.inference import Predictor
 
     if args.save_threshold and args.target_ng_recall is None:
@@ -67,12 +74,22 @@ def cmd_evaluate(args) -> dict:
                skipped_files=[{"path": str(p.path), "reason": p.reason} for p in report.problems]
                + [{"path": p.path, "reason": p.error} for p in preds if p.error])
     if args.target_ng_recall is not None:
-        chosen = threshold_for_ng_recall(labels, scores, args.target_ng_recall)
-        out["suggested_threshold"] = chosen
+        # The same rule and verdict as training, on these labelled images (which the model may not have seen).
+        rule = info.metadata.get("threshold_rule")
+        cap = args.max_false_reject
+        if cap is None:
+            cap = rule.get("max_false_reject") if isinstance(rule, dict) else None
+            cap = cap if isinstance(cap, float) and 0 <= cap <= 1 else DEFAULT_MAX_FALSE_REJECT
+        on = str(Path(args.data_dir).resolve())
+        choice = choose_threshold(labels, scores, args.target_ng_recall, cap, scores_from=f"{on} (evaluate)")
+        out.update(suggested_threshold=choice.threshold, ready=choice.ready, verdict=choice.reason,
+                   threshold_choice=choice.to_dict())
+        progress.say(f"threshold {choice.threshold:.3f}: {choice.reason}")
         if args.save_threshold:
-            store.update_metadata(info.folder, threshold=chosen, threshold_rule={
-                "target_ng_recall": args.target_ng_recall, "on": str(Path(args.data_dir).resolve())})
-            out["threshold_saved"] = chosen
+            store.update_metadata(info.folder, threshold=choice.threshold, threshold_choice=choice.to_dict(),
+                                  threshold_rule={"target_ng_recall": args.target_ng_recall,
+                                                  "max_false_reject": cap, "on": on})
+            out["threshold_saved"] = choice.threshold
     if args.per_image:
         out["per_image"] = [{"path": p.path, "label": "NG" if r.label else "GO", "p_ng": p.p_ng,
                              "verdict": "NG" if p.p_ng >= threshold else "GO",

@@ -166,9 +166,17 @@ def test_evaluate_can_suggest_and_save_a_threshold(store_copy, trained, capsys):
     out = fanqc_json(capsys, "evaluate", model_id, str(ws), "--models", str(models), "--quiet",
                      "--target-ng-recall", "1.0", "--save-threshold", "--per-image")
     assert out["threshold_saved"] == out["suggested_threshold"]
-    assert ModelStore(models).get(model_id).threshold == out["suggested_threshold"]
+    saved = ModelStore(models).get(model_id)
+    assert saved.threshold == out["suggested_threshold"]
+    # the trade-off measured here is stored with it: the model list's verdict follows this evaluation
+    assert saved.readiness() == (out["ready"], out["verdict"]) and out["verdict"].endswith("for the station")
+    choice = out["threshold_choice"]
     ng_scores = [row["p_ng"] for row in out["per_image"] if row["label"] == "NG"]
-    assert out["suggested_threshold"] == min(ng_scores)  # the highest threshold catching every NG
+    go_scores = [row["p_ng"] for row in out["per_image"] if row["label"] == "GO"]
+    t = out["suggested_threshold"]
+    assert choice["ng_recall"] == sum(s >= t for s in ng_scores) / len(ng_scores)
+    assert choice["false_reject_rate"] == sum(s >= t for s in go_scores) / len(go_scores) <= 0.05
+    assert choice["catch_all_threshold"] <= min(ng_scores)  # what catching every NG would take
     assert len(out["per_image"]) == 48
 
 
