@@ -49,8 +49,8 @@ def add_parsers(sub) -> None:
 def cmd_evaluate(args) -> dict:
     from fanqc_gui.core.dataset.scan import scan_folders
     from fanqc_gui.core.models.evaluation import compute_metrics
-    from fanqc_gui.core.models.threshold_choice import DEFAULT_MAX_FALSE_REJECT, choose_threshold
     from fanqc_gui.core.models.inference import Predictor
+    from fanqc_gui.core.models.threshold_choice import DEFAULT_MAX_FALSE_REJECT, choose_threshold
 
     if args.save_threshold and args.target_ng_recall is None:
         raise UserError("--save-threshold needs --target-ng-recall R (the NG recall the threshold must reach)")
