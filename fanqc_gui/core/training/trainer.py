@@ -28,6 +28,8 @@ from fanqc_gui.core.training.training_loop import (
     CONSTANT_SPREAD,
     EpochPlan,
     EpochResult,
+    LoopData,
+    LoopSettings,
     TrainingCollapsed,
     TrainingDiverged,
     TrainingStopped,
@@ -94,9 +96,20 @@ def prepare_data(ws: Workspace, options: TrainOptions, listener: TrainingListene
     return data
 
 
+@dataclass
+class BestEpoch:
+    """The epoch with the lowest validation loss so far, and what is kept of it."""
+    epoch: int
+    val_loss: float
+    weights: list  # model.get_weights() after that epoch
+    val_scores: np.ndarray  # validation P(NG) with exactly those weights
+    loss: float  # its training loss
+    steps: int  # optimizer steps taken up to its end
+
+
 class _Progress:
     """Turns the loop's batch and epoch events into the listener's BatchProgress / EpochMetrics, keeps the
-    best weights by validation loss, decides early stopping and stops a run that collapses."""
+    history and the best epoch by validation loss, decides early stopping and stops a run that collapses."""
 
     def __init__(self, listener: TrainingListener, options: TrainOptions, plan: EpochPlan, patience: int,
                  y_val: np.ndarray, constant: float, learning_rate: float):
@@ -104,6 +117,10 @@ class _Progress:
         self.y_val, self.constant, self.learning_rate = y_val, constant, learning_rate
         self.t0 = self.epoch_t0 = time.perf_counter()
         self.done = 0
+        self.history: list[EpochMetrics] = []
+        self.best: BestEpoch | None = None
+        self.epochs_without_progress = 0
+        self.collapse: tuple[int, str] | None = None  # (epoch, why) where the output went constant
 
     def on_batch(self, epoch: int, batch: int, batches: int, images: int) -> None:
         self.done += images
@@ -114,26 +131,27 @@ class _Progress:
         if self.listener.should_stop():
             raise TrainingStopped()
 
-    def on_epoch(self, epoch: int, result: EpochResult, model, history: list[EpochMetrics], best: dict) -> bool:
+    def on_epoch(self, epoch: int, result: EpochResult, model) -> bool:
         m = EpochMetrics(epoch + 1, result.loss, result.accuracy, result.val_loss, result.val_accuracy,
                          time.perf_counter() - self.epoch_t0)
-        history.append(m)
+        self.history.append(m)
         self.epoch_t0 = time.perf_counter()
         if not math.isfinite(m.val_loss):
             raise TrainingError(f"validation loss became NaN at epoch {m.epoch}: training diverged. "
                                 f"Lower the learning rate (now {self.learning_rate:g}).")
         stop = False
-        if m.val_loss < best.get("val_loss", math.inf):
-            best.update(val_loss=m.val_loss, epoch=m.epoch, weights=model.get_weights(), val_scores=result.val_scores,
-                        loss=m.loss, steps=sum(self.plan.batches[:epoch + 1]), wait=0)
+        if m.val_loss < (self.best.val_loss if self.best else math.inf):
+            self.best = BestEpoch(m.epoch, m.val_loss, model.get_weights(), result.val_scores, m.loss,
+                                  sum(self.plan.batches[:epoch + 1]))
+            self.epochs_without_progress = 0
         else:
-            best["wait"] = best.get("wait", 0) + 1
-            stop = self.options.early_stopping and best["wait"] >= self.patience
+            self.epochs_without_progress += 1
+            stop = self.options.early_stopping and self.epochs_without_progress >= self.patience
         self.listener.on_epoch(m, model)
         if float(np.std(result.val_scores)) < CONSTANT_SPREAD:
             # Dead units do not come back: stop. The epochs before may still be good (checked after the run).
-            best["collapse"] = (m.epoch, collapse_reason(m.epoch, m.loss, result.val_scores, self.y_val,
-                                                         self.constant))
+            self.collapse = (m.epoch, collapse_reason(m.epoch, m.loss, result.val_scores, self.y_val,
+                                                      self.constant))
             return True
         return stop
 
@@ -185,7 +203,7 @@ def planned_epochs(options: TrainOptions, n_train: int) -> tuple[int, str]:
 class _Run:
     model: object
     history: list[EpochMetrics]
-    best: dict
+    best: BestEpoch | None  # None: stopped before the first epoch ended
     stopped: bool
 
 
@@ -201,16 +219,13 @@ def _run_reference(data: PreparedData, options: TrainOptions, listener: Training
                                 ng_fraction=ng_fraction, warmup_steps=int(plan.total_steps * WARMUP_FRACTION))
     del sample
     class_weight = _class_weight(data.y_train) if weighting else None
-    history: list[EpochMetrics] = []
-    best: dict = {}
     progress = _Progress(listener, options, plan, patience, data.y_val, constant_loss(data.y_train, class_weight),
                          learning_rate)
     stopped = False
     try:
-        run_epochs(model, data.x_train, data.y_train, data.x_val, data.y_val, plan, options.batch_size,
-                   progress.on_batch, lambda epoch, result: progress.on_epoch(epoch, result, model, history, best),
-                   class_weight=class_weight, augment=options.augment, seed=options.seed,
-                   step_scales=step_scales(model))
+        run_epochs(model, LoopData(data.x_train, data.y_train, data.x_val, data.y_val), plan,
+                   LoopSettings(options.batch_size, class_weight, options.augment, options.seed, step_scales(model)),
+                   progress.on_batch, lambda epoch, result: progress.on_epoch(epoch, result, model))
     except TrainingStopped:
         stopped = True
     except TrainingDiverged as exc:
@@ -222,14 +237,15 @@ def _run_reference(data: PreparedData, options: TrainOptions, listener: Training
         if type(exc).__name__ == "ResourceExhaustedError":
             raise TrainingError("out of memory while training: lower the batch size or the image size") from None
         raise
-    if "collapse" in best and best["epoch"] >= best["collapse"][0]:
-        raise TrainingCollapsed(best["collapse"][1])
-    if not stopped and "val_scores" in best:  # the kept epoch must have learned something
-        reason = collapse_reason(best["epoch"], best["loss"], best["val_scores"], data.y_val,
-                                 constant_loss(data.y_train, class_weight), best["steps"])
+    best = progress.best
+    if progress.collapse and best and best.epoch >= progress.collapse[0]:
+        raise TrainingCollapsed(progress.collapse[1])
+    if not stopped and best:  # the kept epoch must have learned something
+        reason = collapse_reason(best.epoch, best.loss, best.val_scores, data.y_val,
+                                 constant_loss(data.y_train, class_weight), best.steps)
         if reason:
             raise TrainingCollapsed(reason)
-    return _Run(model, history, best, stopped)
+    return _Run(model, progress.history, best, stopped)
 
 
 def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
@@ -273,16 +289,16 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
             listener.on_stage(f"Training again at learning rate {learning_rate:g}: {exc}")
     model, history, best, stopped = run.model, run.history, run.best, run.stopped
     want_save = save_if_stopped() if callable(save_if_stopped) else save_if_stopped
-    if "weights" not in best or (stopped and not want_save):
-        return TrainResult(None, history, len(history), best.get("epoch", 0), time.perf_counter() - t0, stopped,
-                           problems=data.problems)
-    if not all(np.all(np.isfinite(w)) for w in best["weights"]):
+    if best is None or (stopped and not want_save):
+        return TrainResult(None, history, len(history), best.epoch if best else 0, time.perf_counter() - t0,
+                           stopped, problems=data.problems)
+    if not all(np.all(np.isfinite(w)) for w in best.weights):
         raise TrainingError("the model's weights contain NaN or infinity: training diverged. "
                             f"Lower the learning rate (now {learning_rate:g}).")
-    model.set_weights(best["weights"])
+    model.set_weights(best.weights)
     listener.on_committed()
     listener.on_stage("Measuring on validation images")
-    val_scores = best["val_scores"]  # scored with exactly these weights after their epoch
+    val_scores = best.val_scores  # scored with exactly these weights after their epoch
     choice = choose_threshold(data.y_val, val_scores, options.target_ng_recall, options.max_false_reject,
                               scores_from="validation")
     validation = compute_metrics(data.y_val, val_scores, choice.threshold).to_dict()
@@ -290,10 +306,10 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
     recipe = {"epochs": epochs, "epochs_rule": epochs_rule, "patience": patience, "class_weighting": weighting,
               "class_weighting_rule": weighting_rule, "learning_rate_used": learning_rate, "retries": retries,
               "dense_step_scale": next(iter(step_scales(model).values()), 1.0)}
-    metadata = build_metadata(ws, data, options, history, best["epoch"], validation, choice.threshold, stopped,
+    metadata = build_metadata(ws, data, options, history, best.epoch, validation, choice.threshold, stopped,
                               name, choice=choice, recipe=recipe)
     info = save_trained(store, model, metadata, data.x_val, val_scores)
-    return TrainResult(info, history, len(history), best["epoch"], time.perf_counter() - t0, stopped, validation,
+    return TrainResult(info, history, len(history), best.epoch, time.perf_counter() - t0, stopped, validation,
                        data.problems, choice)
 
 

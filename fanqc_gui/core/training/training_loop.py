@@ -13,7 +13,7 @@ hard_example_fraction = 1 every epoch is a full pass (the classic recipe).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -115,17 +115,34 @@ class EpochPlan:
         return self.rng.choice(self.n, size=size, replace=False, p=weight / weight.sum())
 
 
-def run_epochs(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-               plan: EpochPlan, batch_size: int, on_batch, on_epoch, class_weight: dict | None = None,
-               augment: bool = False, seed: int = 0, step_scales: dict[str, float] | None = None) -> None:
+@dataclass(frozen=True)
+class LoopData:
+    """The images a run trains and validates on: uint8 RGB at the model's size, labels GO=0 / NG=1."""
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    batch_size: int
+    class_weight: dict | None = None  # {0: weight of GO, 1: weight of NG}; None: equal
+    augment: bool = False
+    seed: int = 0
+    # {variable path: factor} multiplies the optimizer's step on those variables (architecture.step_scales)
+    step_scales: dict[str, float] = field(default_factory=dict)
+
+
+def run_epochs(model, data: LoopData, plan: EpochPlan, settings: LoopSettings, on_batch, on_epoch) -> None:
     """Train model (compiled with its optimizer) for len(plan.sizes) epochs.
 
     on_batch(epoch, batch, batches, images_in_batch) after every batch (raise TrainingStopped there to stop);
-    on_epoch(epoch, EpochResult) after every epoch returns True to stop early. Epochs are 0-based here.
-    step_scales: {variable path: factor} multiplies the optimizer's step on those variables
-    (architecture.step_scales)."""
+    on_epoch(epoch, EpochResult) after every epoch returns True to stop early. Epochs are 0-based here."""
     tf = import_tf()
-    train_step = _train_step(model, augment, seed, step_scales or {})
+    x_train, y_train, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
+    batch_size, class_weight = settings.batch_size, settings.class_weight
+    train_step = _train_step(model, settings.augment, settings.seed, settings.step_scales)
     val_step = _validation_step(model)
     weights = np.ones(2, np.float32) if class_weight is None else np.array([class_weight[0], class_weight[1]],
                                                                           np.float32)

@@ -304,15 +304,15 @@ def test_larger_inputs_take_smaller_steps_on_the_dense_layer_only():
 
 def test_a_step_scale_shrinks_exactly_that_variables_steps(tmp_path):
     from fanqc_gui.core.models.architecture import build_reference_cnn
-    from fanqc_gui.core.training.training_loop import EpochPlan, run_epochs
+    from fanqc_gui.core.training.training_loop import EpochPlan, LoopData, LoopSettings, run_epochs
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (16, 32, 32, 3), dtype=np.uint8)
     y = np.array([0, 1] * 8, np.float32)
     model = build_reference_cnn(32, 1e-3)
     before = {v.path: v.numpy().copy() for v in model.trainable_variables}
-    run_epochs(model, x, y, x, y, EpochPlan(16, 1, 8), 8, lambda *a: None, lambda *a: False,
-               step_scales={"dense/kernel": 0.0})
+    run_epochs(model, LoopData(x, y, x, y), EpochPlan(16, 1, 8), LoopSettings(8, step_scales={"dense/kernel": 0.0}),
+               lambda *a: None, lambda *a: False)
     after = {v.path: v.numpy() for v in model.trainable_variables}
     assert np.array_equal(before["dense/kernel"], after["dense/kernel"])  # scale 0: never moves
     assert not np.array_equal(before["conv1/kernel"], after["conv1/kernel"])
