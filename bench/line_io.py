@@ -169,7 +169,7 @@ def make_model(tmp: Path, model_dir: str | None):
 
     generate_demo_workspace(tmp / "train-ws", per_class=40, inbox=0, seed=11, size=96)
     store = ModelStore(tmp / "models")
-    result = train(open_workspace(tmp / "train-ws"), store, TrainOptions(image_size=48, epochs=2),
+    result = train(open_workspace(tmp / "train-ws"), store, TrainOptions(preset="reference", image_size=48, epochs=2),
                    name="line bench model", use_disk_cache=False)
     return store, result.model
 

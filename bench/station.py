@@ -61,7 +61,8 @@ def make_model(store: ModelStore, model_dir: str | None, tmp: Path):
     from fanqc_gui.core.training.trainer import TrainOptions, train
 
     generate_demo_workspace(tmp / "train-ws", per_class=200, inbox=0, seed=11)
-    result = train(open_workspace(tmp / "train-ws"), store, TrainOptions(epochs=6), name="bench demo model 80x80",
+    result = train(open_workspace(tmp / "train-ws"), store, TrainOptions(preset="reference",
+                                                                         epochs=6), name="bench demo model 80x80",
                    use_disk_cache=False)
     return result.model
 

@@ -33,7 +33,8 @@ def trained_model(tmp_path_factory, demo_workspace_template) -> tuple[Path, str]
             base = tmp_path_factory.mktemp("station-model")
             shutil.copytree(demo_workspace_template, base / "ws")
             store = ModelStore(base / "models")
-            result = train(open_workspace(base / "ws"), store, TrainOptions(image_size=32, epochs=2))
+            result = train(open_workspace(base / "ws"), store, TrainOptions(preset="reference",
+                                                                            image_size=32, epochs=2))
             assert result.model is not None and result.model.tflite_path.is_file()
             _cache["model"] = (store.root, result.model.id)
         return _cache["model"]

@@ -25,7 +25,7 @@ def build_demo_model(out_dir: Path, epochs: int = 15) -> dict:
         root = Path(tmp) / "workspace"
         generate_demo_workspace(root, seed=DEMO_TRAINING_SEED, inbox=0)
         store = ModelStore(Path(tmp) / "models")
-        options = TrainOptions(image_size=DEMO_IMAGE_SIZE, epochs=epochs, early_stopping=False)
+        options = TrainOptions(preset="reference", image_size=DEMO_IMAGE_SIZE, epochs=epochs, early_stopping=False)
         result = train(open_workspace(root), store, options, name="Demo model (synthetic fans, 48 px)",
                        use_disk_cache=False)
         info = result.model

@@ -50,7 +50,8 @@ def _running(thread: QThread) -> bool:
 
 
 def _options(**changes) -> TrainOptions:
-    return TrainOptions(**{"image_size": 32, "epochs": 2, "batch_size": 8, "early_stopping": False, **changes})
+    return TrainOptions(**{"preset": "reference",
+                          "image_size": 32, "epochs": 2, "batch_size": 8, "early_stopping": False, **changes})
 
 
 class Recorder:

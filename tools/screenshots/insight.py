@@ -33,7 +33,8 @@ def ensure_model(workspace, store) -> None:
 
     if store.list():
         return
-    result = train(workspace, store, TrainOptions(image_size=80, epochs=10, seed=3), name="Line 3 model")
+    result = train(workspace, store, TrainOptions(preset="reference",
+                                                  image_size=80, epochs=10, seed=3), name="Line 3 model")
     store.activate(result.model.id)
 
 

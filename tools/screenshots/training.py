@@ -33,7 +33,7 @@ def ensure_baseline(engine, workspace, store) -> None:
     if store.active() is not None:
         return
     result = engine.run("train", workspace=workspace, store_root=store.root, compare=False,
-                        options=TrainOptions(image_size=48, epochs=2, seed=7, early_stopping=False),
+                        options=TrainOptions(preset="reference", image_size=48, epochs=2, seed=7, early_stopping=False),
                         name="Previous line model")
     store.activate(result.model.id)
 

@@ -104,7 +104,7 @@ def test_empty_class_folder_fails_training_with_a_clear_message(tmp_path, demo_w
         p.unlink()
     before = snapshot(root)
     with pytest.raises(DatasetError, match=r"class NG has 0 usable image\(s\)"):
-        prepare_data(open_workspace(root), TrainOptions(image_size=32))
+        prepare_data(open_workspace(root), TrainOptions(preset="reference", image_size=32))
     assert snapshot(root) == before
 
 
@@ -118,7 +118,7 @@ def test_single_class_workspace_fails_training_and_saves_nothing(tmp_path, demo_
     before = snapshot(root)
     store = ModelStore(tmp_path / "models")
     with pytest.raises(DatasetError, match="class NG has 0"):
-        train(open_workspace(root), store, TrainOptions(image_size=32, epochs=1))
+        train(open_workspace(root), store, TrainOptions(preset="reference", image_size=32, epochs=1))
     assert store.list() == []
     assert snapshot(root) == before
 
@@ -132,7 +132,8 @@ def trained_on_bad_inputs(tmp_path_factory, demo_workspace_template):
     base = tmp_path_factory.mktemp("bad-inputs")
     root = make_bad_input_workspace(base / "ws", demo_workspace_template)
     before = snapshot(root)
-    result = train(open_workspace(root), ModelStore(base / "models"), TrainOptions(image_size=32, epochs=2))
+    result = train(open_workspace(root), ModelStore(base / "models"), TrainOptions(preset="reference",
+                                                                                   image_size=32, epochs=2))
     return root, before, result
 
 

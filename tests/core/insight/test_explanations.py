@@ -241,7 +241,8 @@ def trained(tmp_path_factory, demo_workspace_template):
     shutil.copytree(demo_workspace_template, ws_root)
     ws = open_workspace(ws_root)
     store = ModelStore(base / "models")
-    result = train(ws, store, TrainOptions(image_size=32, epochs=2, batch_size=16), use_disk_cache=False)
+    result = train(ws, store, TrainOptions(preset="reference",
+                                           image_size=32, epochs=2, batch_size=16), use_disk_cache=False)
     return ws, store, result.model
 
 

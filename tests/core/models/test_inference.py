@@ -24,7 +24,7 @@ def trained(tmp_path_factory, demo_workspace_template):
     base = tmp_path_factory.mktemp("inference")
     shutil.copytree(demo_workspace_template, base / "ws")
     store = ModelStore(base / "models")
-    result = train(open_workspace(base / "ws"), store, TrainOptions(image_size=32, epochs=3))
+    result = train(open_workspace(base / "ws"), store, TrainOptions(preset="reference", image_size=32, epochs=3))
     return base / "ws", store, result.model
 
 

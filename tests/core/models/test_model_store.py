@@ -31,7 +31,7 @@ def trained(tmp_path_factory, demo_workspace_template):
     (ws / "GO").rename(ws / "100")
     (ws / "NG").rename(ws / "60")
     result = train(open_workspace(ws, go_folder="100", ng_folder="60"), ModelStore(base / "models"),
-                   TrainOptions(image_size=32, epochs=2, seed=4), name="line 3")
+                   TrainOptions(preset="reference", image_size=32, epochs=2, seed=4), name="line 3")
     return ws, result.model.folder
 
 

@@ -131,7 +131,8 @@ def two_models(tmp_path_factory, demo_workspace_template):
     shutil.copytree(demo_workspace_template, base / "ws")
     ws = open_workspace(base / "ws")
     store = ModelStore(base / "models")
-    new = train(ws, store, TrainOptions(image_size=32, epochs=2, batch_size=8, seed=1), name="new").model
+    new = train(ws, store, TrainOptions(preset="reference",
+                                        image_size=32, epochs=2, batch_size=8, seed=1), name="new").model
     # The "active" model: the same network with a much stricter threshold of its own (a second training run
     # would only cost time; tests/ui compares models with different input sizes and preprocessing).
     shutil.copytree(new.folder, store.root / "old")

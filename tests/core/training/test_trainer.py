@@ -50,7 +50,8 @@ class Recorder(TrainingListener):
 
 
 def _options(**changes) -> TrainOptions:
-    return TrainOptions(**{"image_size": 32, "epochs": 3, "batch_size": 8, "early_stopping": False, **changes})
+    return TrainOptions(**{"preset": "reference",
+                          "image_size": 32, "epochs": 3, "batch_size": 8, "early_stopping": False, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +216,7 @@ def test_epochs_follow_the_data_unless_given():
 def test_a_run_without_epochs_trains_longer_on_few_images_and_records_why(demo_workspace, tmp_path):
     rec = Recorder()
     result = train(open_workspace(demo_workspace), ModelStore(tmp_path / "models"),
-                   TrainOptions(image_size=32, early_stopping=False), rec)
+                   TrainOptions(preset="reference", image_size=32, early_stopping=False), rec)
     meta = result.model.metadata["training"]
     assert meta["epochs"] == 30 and result.epochs_run == 30 and {b.epochs for b in rec.batches} == {30}
     assert meta["epochs_rule"].startswith("automatic: ") and "38 training images" in meta["epochs_rule"]

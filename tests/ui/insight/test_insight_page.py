@@ -33,7 +33,8 @@ def trained_store(tmp_path_factory, demo_workspace_template):
     base = tmp_path_factory.mktemp("insight-ui")
     shutil.copytree(demo_workspace_template, base / "ws")
     store = ModelStore(base / "models")
-    result = train(open_workspace(base / "ws"), store, TrainOptions(image_size=32, epochs=2, batch_size=16),
+    result = train(open_workspace(base / "ws"), store, TrainOptions(preset="reference",
+                                                                    image_size=32, epochs=2, batch_size=16),
                    name="tiny", use_disk_cache=False)
     store.activate(result.model.id)
     return store.root
