@@ -108,8 +108,10 @@ class CaptureSaver:
         return self._disk_ok
 
     def maybe_save(self, crop: np.ndarray, verdict: str, p_ng: float, frame_time: float,
-                   frame_index: int | None, wall_time: float) -> Path | None:
-        """Save the crop if the rules, the rate limit and the disk allow; returns the path or None."""
+                   frame_index: int | None, wall_time: float, anomaly_map: np.ndarray | None = None,
+                   threshold: float = 0.5) -> Path | None:
+        """Save the crop if the rules, the rate limit and the disk allow; returns the path or None. With an
+        anomaly model's map, an NG crop gets the map drawn over it beside it (map_path_for)."""
         if not self.wants(verdict):
             return None
         if self.rules.max_per_minute <= 0 or not self._take_token(frame_time):
@@ -130,7 +132,26 @@ class CaptureSaver:
             self._disk_checked = -1e9  # look at the disk again next time
             return None
         self.stats.saved += 1
+        if anomaly_map is not None and verdict == "NG":
+            try:
+                write_bytes_atomic(map_path_for(path), encode_image(_drawn_map(crop, anomaly_map, threshold), "png"))
+            except (OSError, ValueError) as exc:  # the capture itself is kept
+                why = getattr(exc, "strerror", None) or exc
+                self.stats.last_error = f"cannot save the anomaly map of {path.name}: {why}"
         return path
+
+
+def map_path_for(capture: str | Path) -> Path:
+    """Where the anomaly map of a saved capture lies: beside it, `<name>.map.png`."""
+    capture = Path(capture)
+    return capture.with_name(f"{capture.stem}.map.png")
+
+
+def _drawn_map(crop: np.ndarray, anomaly_map: np.ndarray, threshold: float) -> np.ndarray:
+    from fanqc_gui.core.models.anomaly.heat_map import overlay
+
+    bgr = crop if crop.ndim == 3 else cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    return overlay(np.ascontiguousarray(bgr), anomaly_map, threshold)
 
 
 def relative_to_workspace(workspace: Workspace, path: Path | None) -> str | None:

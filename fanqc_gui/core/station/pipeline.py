@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -41,6 +41,14 @@ class Verdict:
     latency_ms: float       # the model call (preprocessing not included)
     wall_time: float        # time.time() of the verdict
     capture_path: str | None = None  # saved crop, relative to the workspace
+    # an anomaly model's map of where the crop differs (rows x cols, scored like P(NG)); None for a classifier
+    anomaly_map: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # on the line (line_station.py): what triggered the verdict, for which part, and where it went
+    trigger_source: str = ""
+    part_id: str = ""
+    lot_id: str = ""
+    trigger_to_result_ms: float | None = None
+    sent_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,13 +217,16 @@ class Station:
         t1 = time.perf_counter()
         p_ng = float(self.predictor.p_ng_batch(x[None])[0])
         latency_ms = (time.perf_counter() - t1) * 1000.0
+        maps = self.predictor.last_maps() if self.predictor.is_anomaly else None
+        amap = maps[0] if maps is not None else None
         verdict = self.predictor.verdict(p_ng)
         now = time.time()
         info = self.predictor.info
         judged = Verdict(verdict, p_ng, self.predictor.threshold, info.id, info.name, frame.index, roi, latency_ms,
-                         now)
+                         now, anomaly_map=amap)
         trace = deliver(judged) if deliver is not None else {}
-        saved = self.captures.maybe_save(crop, verdict, p_ng, frame.source_time, frame.index, now)
+        saved = self.captures.maybe_save(crop, verdict, p_ng, frame.source_time, frame.index, now,
+                                         anomaly_map=amap, threshold=self.predictor.threshold)
         rel = relative_to_workspace(self.workspace, saved)
         self.log.add(LogEntry(now, self.settings.name, self.run_id, self.source, frame.index, info.id,
                               self.predictor.threshold, p_ng, verdict, rel, str(roi), latency_ms, **trace))
@@ -226,7 +237,10 @@ class Station:
         self.preprocess_latency.add((t1 - t0) * 1000.0)
         self.rate.tick()
         self._last_crop = crop
-        self.last_verdict = replace(judged, capture_path=rel)
+        self.last_verdict = replace(judged, capture_path=rel, trigger_source=trace.get("trigger_source") or "",
+                                    part_id=trace.get("part_id") or "", lot_id=trace.get("lot_id") or "",
+                                    trigger_to_result_ms=trace.get("trigger_to_result_ms"),
+                                    sent_to=trace.get("sent_to") or "")
         return self.last_verdict
 
     # ---- operator actions ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Settings in one place: the workspace opened at start, the model store folder, the station's camera source,
-region of interest and capture rules, and the theme. Nothing changes until OK, and OK refuses (saying why)
-a source, region or folder that cannot be used."""
+"""Settings in one place, on three tabs: General (the workspace opened at start, the model store folder, the
+theme), Camera station (source, region of interest, capture rules) and Line I/O (PLC over Modbus, MQTT,
+trigger mode; ui/station/line_io_settings_form.py). Nothing changes until OK, and OK refuses (saying why, on
+the tab concerned) a source, region, folder or line setting that cannot be used."""
 from __future__ import annotations
 
 import os
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +29,7 @@ from fanqc_gui.core.paths import user_data_dir
 from fanqc_gui.core.station.camera_sources import SourceError, SourceSpec
 from fanqc_gui.core.station.station_settings import Roi, StationSettings
 from fanqc_gui.ui.station.capture_rules_dialog import CaptureRulesForm
+from fanqc_gui.ui.station.line_io_settings_form import LineIOForm
 from fanqc_gui.ui.station.source_bar import KINDS
 from fanqc_gui.ui.theme import THEME_LABELS
 
@@ -100,12 +103,24 @@ class SettingsDialog(QDialog):
         form = QFormLayout(look)
         form.addRow("Theme", self.theme)
 
+        self.line_io = LineIOForm(station.line_io, station.name, station.mode)
+
         self.error = QLabel(wordWrap=True, objectName="settingsError")  # coloured by the theme (fanqc.qss)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.tabs = QTabWidget()
+        for title, widgets in (("General", (general, look)), ("Camera station", (camera,)),
+                               ("Line I/O", (self.line_io,))):
+            page = QWidget()
+            page_layout = QVBoxLayout(page)
+            for widget in widgets:
+                page_layout.addWidget(widget)
+            page_layout.addStretch(1)
+            self.tabs.addTab(page, title)
+        self.line_io_tab = self.tabs.widget(2)
         layout = QVBoxLayout(self)
-        for widget in (general, camera, look, self.error, buttons):
+        for widget in (self.tabs, self.error, buttons):
             layout.addWidget(widget)
 
     # ---- results ----------------------------------------------------------------------------------------
@@ -132,7 +147,8 @@ class SettingsDialog(QDialog):
         except ValueError as exc:
             raise ValueError(f"Region judged: {exc}") from None
         return self._station.with_changes(source=spec.target, source_kind=spec.kind, roi=roi,
-                                          capture=self.capture.rules())
+                                          capture=self.capture.rules(), line_io=self.line_io.line_io(),
+                                          mode=self.line_io.mode())
 
     def problem(self) -> str | None:
         try:
@@ -153,5 +169,7 @@ class SettingsDialog(QDialog):
         problem = self.problem()
         if problem:
             self.error.setText(problem)
+            tab = 2 if problem.startswith("Line I/O") else 1 if problem.startswith(("Camera", "Region")) else 0
+            self.tabs.setCurrentIndex(tab)
             return
         super().accept()

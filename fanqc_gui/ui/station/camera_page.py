@@ -3,6 +3,11 @@ inspection log. The pipeline runs in a CameraWorker thread; this page only shows
 queues the operator's commands to it. Keys: Space = trigger, I = send the judged crop to the inbox,
 P = pause, S = snapshot.
 
+On the line (docs/line_io.md): the trigger mode says who triggers a part (the operator's button or Space
+with the part and lot id typed or scanned, the PLC over Modbus, an MQTT message, the part arriving in the
+ROI); the Line I/O status under the picture shows each output's connection. An anomaly model's map is
+drawn over the region it judged.
+
 Everything shown belongs to one workspace (its log, its captures, the counters of a run into it):
 `set_workspace` puts the page back as if built on the new one. The active model comes from the model
 catalogue while idle; a running station follows it itself (core.station.model_watch).
@@ -16,6 +21,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -27,6 +33,8 @@ from fanqc_gui.core.dataset.workspace import Workspace
 from fanqc_gui.core.models.model_store import ModelStore
 from fanqc_gui.core.station.camera_sources import CaptureFactory, SourceSpec
 from fanqc_gui.core.station.frame_grabber import SourceStatus
+from fanqc_gui.core.station.line_io.line_settings import MAX_LOT_ID, MAX_PART_ID, save_mqtt_password
+from fanqc_gui.core.station.line_io.results import PartResult
 from fanqc_gui.core.station.pipeline import Counters, ModelSummary, PredictorFactory, StationStats, Verdict
 from fanqc_gui.core.station.station_settings import (
     DEFAULT_STATION,
@@ -37,6 +45,8 @@ from fanqc_gui.core.station.station_settings import (
 )
 from fanqc_gui.ui.station.capture_rules_dialog import CaptureRulesDialog
 from fanqc_gui.ui.station.inspection_log_view import InspectionLogView
+from fanqc_gui.ui.station.line_io_settings_form import MODE_LABELS
+from fanqc_gui.ui.station.line_status import LineStatus
 from fanqc_gui.ui.station.roi_view import RoiView
 from fanqc_gui.ui.station.source_bar import SourceBar
 from fanqc_gui.ui.station.station_counters import StationCounters
@@ -45,7 +55,8 @@ from fanqc_gui.workers.camera_worker import CameraSession, CameraWorker, status_
 from fanqc_gui.workers.model_catalogue import ModelCatalogue, as_catalogue
 from fanqc_gui.workers.thumbnail_loader import ThumbnailLoader
 
-MODES = (("continuous", "Continuous"), ("triggered", "Triggered"), ("interval", "Every N ms"))
+MODES = MODE_LABELS
+OPERATOR_TRIGGERS = ("triggered", "interval", "mqtt", "presence")  # modes that take the button and Space
 READY = ("READY", "Choose a source and press Start")
 
 
@@ -91,12 +102,29 @@ class CameraPage(QWidget):
         self.mode_box = QComboBox()
         for key, title in MODES:
             self.mode_box.addItem(title, key)
-        self.mode_box.setToolTip("Continuous: judge every frame. Triggered: judge the next frame after the "
-                                 "Trigger button or the space bar. Every N ms: judge one frame per interval.")
+        self.mode_box.setToolTip(
+            "Continuous: judge every frame.\nSoftware trigger: judge the next frame after the Trigger button "
+            "or the space bar (with the part id typed or scanned).\nEvery N ms: one frame per interval.\n"
+            "PLC (Modbus): the PLC writes TRIGGER and reads the result (needs the Modbus server in Settings > "
+            "Line I/O).\nMQTT message: a message on <prefix>/<station>/trigger (needs MQTT on).\n"
+            "Part presence: a part comes into the region and holds still.")
         self.interval_box = QSpinBox()
         self.interval_box.setRange(50, 600_000)
         self.interval_box.setSingleStep(100)
         self.interval_box.setSuffix(" ms")
+        self.part_edit = QLineEdit()
+        self.part_edit.setMaxLength(MAX_PART_ID)
+        self.part_edit.setPlaceholderText("part id (scan or type, Enter triggers)")
+        self.part_edit.setToolTip("The part id stored with the next operator trigger's verdict and sent to the "
+                                  "PLC / MQTT; cleared after each trigger. Enter triggers.")
+        self.lot_edit = QLineEdit()
+        self.lot_edit.setMaxLength(MAX_LOT_ID)
+        self.lot_edit.setPlaceholderText("lot id")
+        self.lot_edit.setToolTip("The lot id stored with every operator trigger's verdict (kept between parts)")
+        for edit in (self.part_edit, self.lot_edit):
+            edit.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+            edit.returnPressed.connect(self._on_trigger_clicked)
+        self.line_status = LineStatus()
         self.trigger_button = QPushButton("Trigger (Space)")
         self.pause_button = QPushButton("Pause (P)")
         self.pause_button.setCheckable(True)
@@ -107,7 +135,11 @@ class CameraPage(QWidget):
         self.full_frame_button.setToolTip("Judge the whole frame instead of a region")
         self.rules_button = QPushButton("Capture rules...")
         self.rules_button.setToolTip("Which judged frames are saved to captures/")
-        judging, actions = QHBoxLayout(), QHBoxLayout()
+        judging, identity, actions = QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
+        identity.addWidget(QLabel("Part"))
+        identity.addWidget(self.part_edit, 3)
+        identity.addWidget(QLabel("Lot"))
+        identity.addWidget(self.lot_edit, 2)
         for row, widgets in ((judging, (self.mode_box, self.interval_box, self.trigger_button, self.pause_button)),
                              (actions, (self.snapshot_button, self.inbox_button, self.full_frame_button,
                                         self.rules_button))):
@@ -125,7 +157,9 @@ class CameraPage(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.roi_view, 1)
         left_layout.addLayout(judging)
+        left_layout.addLayout(identity)
         left_layout.addLayout(actions)
+        left_layout.addWidget(self.line_status)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -157,7 +191,8 @@ class CameraPage(QWidget):
         self.counters.reset_requested.connect(self._on_counters_reset_requested)
         self.log_view.message.connect(self._on_problem_reported)
         for key, slot, what in (
-                (Qt.Key.Key_Space, self._on_trigger_clicked, "Judge the next frame (Triggered and Every N ms modes)"),
+                (Qt.Key.Key_Space, self._on_trigger_clicked, "Trigger: judge the next frame for the part id typed "
+                                                             "(not in the Continuous and PLC modes)"),
                 (Qt.Key.Key_I, self._on_inbox_clicked, "Send the crop of the last judged frame to the inbox"),
                 (Qt.Key.Key_P, self.pause_button.toggle, "Pause or resume judging"),
                 (Qt.Key.Key_S, self._on_snapshot_clicked, "Save the whole current frame (snapshot)")):
@@ -174,6 +209,13 @@ class CameraPage(QWidget):
         if s.source:
             self.source_bar.set_source(s.source_kind or "camera", s.source)
         self.source_bar.realtime_box.setChecked(s.realtime)
+        self._show_line_settings()
+
+    def _show_line_settings(self) -> None:
+        line = self.settings.line_io
+        self.line_status.set_configured([n for n, o in (("modbus", line.modbus), ("mqtt", line.mqtt)) if o.enabled])
+        if line.problem:
+            self.status.setText(line.problem)
 
     def _save_settings(self, **changes) -> None:
         self.settings = self.settings.with_changes(**changes)
@@ -186,7 +228,9 @@ class CameraPage(QWidget):
         running = self.session is not None
         mode = self.mode_box.currentData()
         self.interval_box.setEnabled(mode == "interval")
-        self.trigger_button.setEnabled(running and mode != "continuous")
+        self.trigger_button.setEnabled(running and mode in OPERATOR_TRIGGERS)
+        for edit in (self.part_edit, self.lot_edit):
+            edit.setEnabled(mode in OPERATOR_TRIGGERS)
         for w in (self.pause_button, self.snapshot_button, self.inbox_button):
             w.setEnabled(running)
 
@@ -216,6 +260,10 @@ class CameraPage(QWidget):
         worker.stats_updated.connect(self._on_worker_stats_updated)
         worker.source_state_changed.connect(self._on_worker_source_state_changed)
         worker.model_changed.connect(self._on_worker_model_changed)
+        worker.overlay_ready.connect(self._on_worker_overlay_ready)
+        worker.outputs_updated.connect(self._on_worker_outputs_updated)
+        worker.error_answered.connect(self._on_worker_error_answered)
+        worker.mode_changed.connect(self._on_worker_mode_changed)
         worker.snapshot_saved.connect(self._on_worker_snapshot_saved)
         worker.sent_to_inbox.connect(self._on_worker_sent_to_inbox)
         worker.action_failed.connect(self._on_problem_reported)
@@ -239,6 +287,7 @@ class CameraPage(QWidget):
             else:  # what the worker said before it ended (last stats, verdict) is shown now, not after a reset
                 QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
         self.source_bar.set_running(False)
+        self.line_status.show_outputs([])
         self._update_controls()
 
     def set_workspace(self, workspace: Workspace | None) -> None:
@@ -251,6 +300,7 @@ class CameraPage(QWidget):
         self._paused = False
         self.pause_button.setChecked(False)
         self.roi_view.clear_frame()
+        self.part_edit.clear()
         self.counters.show_counters(Counters())
         self.banner.set_rates(0.0, None)
         self.banner.show_message(*READY)
@@ -312,13 +362,26 @@ class CameraPage(QWidget):
 
     def apply_station_settings(self, settings: StationSettings) -> None:
         """Settings edited elsewhere (the Settings dialog): saved, shown, and used by a running station
-        (a new source applies at the next Start)."""
-        self._save_settings(source=settings.source, source_kind=settings.source_kind)
+        (a new source and the Line I/O outputs apply at the next Start). A changed MQTT password goes to the
+        station's secret file, never into station.json."""
+        old_line = self.settings.line_io
+        new_line = settings.line_io.with_changes(problem="")
+        self._save_settings(source=settings.source, source_kind=settings.source_kind, line_io=new_line)
+        if new_line.mqtt.password != old_line.mqtt.password:
+            try:
+                save_mqtt_password(self.settings.name, new_line.mqtt.password)
+            except OSError as exc:
+                self.status.setText(f"The MQTT password was not saved: {exc.strerror or exc}")
         if settings.source:
             self.source_bar.set_source(settings.source_kind or "camera", settings.source)
         self.set_capture_rules(settings.capture)
         if settings.roi != self.settings.roi:
             self.set_roi(settings.roi)
+        if settings.mode != self.mode_box.currentData():
+            self.mode_box.setCurrentIndex(max(0, self.mode_box.findData(settings.mode)))
+        self._show_line_settings()
+        if self.session is not None and new_line != old_line:
+            self.status.setText("Line I/O settings saved: they apply at the next Start")
 
     def set_capture_rules(self, rules: CaptureRules) -> None:
         self._save_settings(capture=rules)
@@ -331,12 +394,28 @@ class CameraPage(QWidget):
         self._save_settings(mode=mode, interval_ms=interval)
         if self.worker:
             self.worker.set_mode(mode, interval)
+        line = self.settings.line_io
+        needs = {"plc": ("Modbus server", line.modbus.enabled), "mqtt": ("MQTT output", line.mqtt.enabled)}
+        if mode in needs and not needs[mode][1]:
+            self.status.setText(f"The {self.mode_box.currentText()} mode needs the {needs[mode][0]}: turn it on in "
+                                f"Edit > Settings > Line I/O")
         self._update_controls()
 
     @Slot()
     def _on_trigger_clicked(self) -> None:
-        if self.worker and self.mode_box.currentData() != "continuous":
-            self.worker.trigger()
+        mode = self.mode_box.currentData()
+        if not self.worker or mode not in OPERATOR_TRIGGERS:
+            if self.worker and mode == "plc":
+                self.status.setText("In the PLC mode the PLC triggers (its handshake would be overwritten)")
+            self.setFocus()
+            return
+        part, lot = self.part_edit.text().strip(), self.lot_edit.text().strip()
+        if self.worker.trigger(part, lot):
+            self.part_edit.clear()  # the next part needs its own id; the lot stays
+            self.status.setText(f"Triggered part {part}" if part else "Triggered")
+        else:
+            self.status.setText("The trigger was not taken (the station is starting or paused)")
+        self.setFocus()  # Space triggers again
 
     @Slot(bool)
     def _on_pause_toggled(self, paused: bool) -> None:
@@ -383,6 +462,36 @@ class CameraPage(QWidget):
         self.roi_view.set_verdict(verdict.verdict)
         if not self._paused:
             self.banner.show_verdict(verdict)
+
+    @Slot(object)
+    def _on_worker_overlay_ready(self, drawn) -> None:
+        """An anomaly model's map over the region it judged (None: the model gives no map)."""
+        if drawn is None:
+            self.roi_view.set_overlay(None)
+        else:
+            self.roi_view.set_overlay(*drawn)
+
+    @Slot(object)
+    def _on_worker_outputs_updated(self, outputs) -> None:
+        if self._from_current_worker():
+            self.line_status.show_outputs(outputs)
+
+    @Slot(object)
+    def _on_worker_error_answered(self, result: PartResult) -> None:
+        part = f" (part {result.part_id})" if result.part_id else ""
+        text = f"{result.trigger_source} trigger{part} answered ERROR: {result.error}"
+        self.status.setText(text)
+        if not self._paused:
+            self.banner.show_message("ERROR", text[:90], warn=True)
+
+    @Slot(str)
+    def _on_worker_mode_changed(self, mode: str) -> None:
+        if mode != self.mode_box.currentData():  # a change the station refused: show what runs
+            self.mode_box.blockSignals(True)
+            self.mode_box.setCurrentIndex(max(0, self.mode_box.findData(mode)))
+            self.mode_box.blockSignals(False)
+            self._save_settings(mode=mode)
+            self._update_controls()
 
     @Slot(object)
     def _on_worker_stats_updated(self, stats: StationStats) -> None:

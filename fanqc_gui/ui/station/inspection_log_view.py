@@ -1,5 +1,6 @@
 """Recent verdicts from the inspection log, with thumbnails of saved captures, CSV export, and sending
-selected captures to the inbox for labelling.
+selected captures to the inbox for labelling. Each row also says what triggered it, the part and lot id, the
+trigger-to-result time and where the result was sent (PLC result id, MQTT sequence number).
 
 The view reads the log through its own SQLite connection (the station writes through another; WAL lets
 both work at once). New rows are inserted at the top so the selection survives a refresh.
@@ -30,7 +31,12 @@ from fanqc_gui.ui.theme import colour
 from fanqc_gui.workers.thumbnail_loader import ThumbnailLoader
 
 THUMB = 48
-COLUMNS = ("", "Time", "Verdict", "P(NG)", "Threshold", "Model", "Image")
+COLUMNS = ("", "Time", "Verdict", "P(NG)", "Part", "Lot", "Trigger", "Latency", "Sent to", "Threshold", "Model",
+           "Image")
+HEADER_TIPS = {"Trigger": "What triggered the verdict: continuous, software (button / Space), plc, mqtt, presence, "
+                          "interval",
+               "Latency": "From the trigger to the result being readable by the PLC / handed to MQTT",
+               "Sent to": "Where the result went: modbus#<RESULT_ID>, mqtt#<sequence number>"}
 FILTERS = (("All verdicts", {}), ("NG only", {"verdict": "NG"}), ("With image", {"with_image": True}))
 
 
@@ -53,6 +59,8 @@ class LogTableModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(COLUMNS[section])
         return None
 
     def image_file(self, row: LogRow) -> str | None:
@@ -63,7 +71,9 @@ class LogTableModel(QAbstractTableModel):
             return None
         row, col = self.rows[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (None, row.time_text[11:], row.verdict, f"{row.p_ng:.3f}", f"{row.threshold:.3f}", row.model_id,
+            latency = "" if row.trigger_to_result_ms is None else f"{row.trigger_to_result_ms:.1f} ms"
+            return (None, row.time_text[11:], row.verdict, f"{row.p_ng:.3f}", row.part_id or "", row.lot_id or "",
+                    row.trigger_source or "", latency, row.sent_to or "", f"{row.threshold:.3f}", row.model_id,
                     Path(row.image_path).name if row.image_path else "")[col]
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
             return self._thumbnail(row)

@@ -2,6 +2,8 @@
 
 Only the region is judged; outside it the picture is dimmed. The rectangle is drawn in the colour of the
 last verdict. Frames arrive as BGR numpy arrays; painting scales them to fit, keeping the aspect ratio.
+An anomaly model's map (the judged crop with the map drawn over it, core/models/anomaly/heat_map.py) is painted
+over the region it judged until the next verdict.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class RoiView(QWidget):
         self._image: QImage | None = None
         self._roi: Roi | None = None
         self._verdict: str | None = None
+        self._overlay: tuple[np.ndarray, QImage, Roi] | None = None  # keeps the pixels alive with the QImage
         self._drag_start: QPointF | None = None   # image coordinates
         self._drag_roi: Roi | None = None         # ROI when a move started
         self._rubber: Roi | None = None
@@ -43,8 +46,24 @@ class RoiView(QWidget):
         self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
         self.update()
 
+    def set_overlay(self, bgr: np.ndarray | None, roi: Roi | None = None) -> None:
+        """Paint bgr (the judged crop with its anomaly map) over roi; None removes it."""
+        if bgr is None or roi is None:
+            if self._overlay is not None:
+                self._overlay = None
+                self.update()
+            return
+        rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        h, w = rgb.shape[:2]
+        self._overlay = (rgb, QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888), roi)
+        self.update()
+
+    def has_overlay(self) -> bool:
+        return self._overlay is not None
+
     def clear_frame(self) -> None:
         """Back to the placeholder (another workspace opened: the old picture and verdict are gone)."""
+        self._overlay = None
         self._rgb = self._image = None
         self._verdict = None
         self._rubber = self._drag_start = None
@@ -54,6 +73,8 @@ class RoiView(QWidget):
         return None if self._rgb is None else (self._rgb.shape[1], self._rgb.shape[0])
 
     def set_roi(self, roi: Roi | None) -> None:
+        if roi != self._roi:
+            self._overlay = None  # the map of another region
         self._roi = roi
         self.update()
 
@@ -124,6 +145,7 @@ class RoiView(QWidget):
         rubber, self._rubber, self._drag_start = self._rubber, None, None
         if rubber is not None and rubber.w >= MIN_ROI_PX and rubber.h >= MIN_ROI_PX and rubber != self._roi:
             self._roi = rubber
+            self._overlay = None
             self.roi_changed.emit(rubber)
         self.update()
         event.accept()
@@ -148,6 +170,8 @@ class RoiView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         target = self._image_rect()
         painter.drawImage(target, self._image)
+        if self._overlay is not None and self._rubber is None:
+            painter.drawImage(self._to_widget(self._overlay[2]), self._overlay[1])
         shown = self._rubber or self._effective_roi()
         box = self._to_widget(shown)
         if self._roi is not None or self._rubber is not None:

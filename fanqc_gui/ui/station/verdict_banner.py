@@ -59,7 +59,8 @@ class VerdictBanner(QFrame):
         """A verdict; `note` says what happened since (e.g. "ENDED: end of the recording") under it."""
         self.state = v.verdict
         self.word.setText(v.verdict)
-        self.detail.setText(f"P(NG) {v.p_ng:.3f}   threshold {v.threshold:.3f}")
+        part = f"part {v.part_id}" + (f" (lot {v.lot_id})" if v.lot_id else "") + "   " if v.part_id else ""
+        self.detail.setText(f"{part}P(NG) {v.p_ng:.3f}   threshold {v.threshold:.3f}")
         self._set_note(note)
         self._apply_fonts()
         self._paint()
