@@ -3,7 +3,9 @@ the first time) in that thread, keeps it there, and answers with numpy arrays:
 
 * `show_model(info)`  -> `filters_ready(ModelFilters)`: the first convolution's kernels;
 * `inspect(info, path, towards)` -> `image_ready(ImageInsight)`: the image, its Grad-CAM heatmap and the
-  feature maps of every convolution.
+  feature maps of every convolution; for an anomaly model instead its anomaly map (where the part differs
+  from the good parts it learned), from the model the station runs (core.models.anomaly.heat_map; LiteRT,
+  no TensorFlow needed).
 
 Requests are "latest wins" per kind: clicking through the table quickly only computes the last image.
 The Keras model object never leaves the thread (one model object per thread).
@@ -18,6 +20,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from fanqc_gui.core.imaging import decode_image, preprocess
 from fanqc_gui.core.insight.explanations import ModelProbe, first_layer_kernels
+from fanqc_gui.core.models.anomaly import is_anomaly_model
 from fanqc_gui.core.models.model_store import ModelInfo, ModelStore
 from fanqc_gui.workers.job_thread import LatestJobThread
 
@@ -40,6 +43,13 @@ class ImageInsight:
     heatmap: np.ndarray  # float32 HxW at the model's input size, in [0, 1]
     feature_maps: tuple[tuple[str, np.ndarray], ...]  # (conv layer, HxWxC) in order
     input_size: tuple[int, int]  # (height, width) the model sees
+    # An anomaly model's map instead of Grad-CAM (then heatmap is empty): rows x cols over the whole image,
+    # scored like p_ng (>= the threshold: the part differs enough there to be NG).
+    anomaly_map: np.ndarray | None = None
+
+    @property
+    def is_anomaly(self) -> bool:
+        return self.anomaly_map is not None
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class _ModelHolder:
         self._key = None
         self.model = None
         self.probe: ModelProbe | None = None
+        self._predictor_key = None
+        self._predictor = None  # an anomaly model's Predictor (its LiteRT interpreter belongs to this thread)
 
     def get(self, info: ModelInfo):
         key = (str(info.folder), _mtime(info.keras_path), bool(info.metadata.get("invert_output", False)))
@@ -75,7 +87,20 @@ class _ModelHolder:
             self._key = key
         return self.model, self.probe
 
+    def predictor(self, info: ModelInfo):
+        from fanqc_gui.core.models.inference import Predictor
+
+        key = (str(info.folder), _mtime(info.tflite_path), _mtime(info.keras_path))
+        if key != self._predictor_key:
+            self._predictor = self._predictor_key = None
+            self._report(f"Loading model {info.name}…")
+            self._predictor = Predictor(info, store=self._store)
+            self._predictor_key = key
+        return self._predictor
+
     def run(self, req: _Request):
+        if is_anomaly_model(req.info.metadata):
+            return self._anomaly_insight(req)
         model, probe = self.get(req.info)
         if req.kind == "filters":
             convs = [(name, tuple(int(v) for v in model.get_layer(name).output.shape[1:]))
@@ -87,6 +112,19 @@ class _ModelHolder:
         result = probe.explain(x, towards=req.towards, threshold=req.info.threshold)
         return ImageInsight(req.info.id, req.path, bgr, result.p_ng, result.towards, result.heatmap,
                             tuple(result.feature_maps), (x.shape[0], x.shape[1]))
+
+    def _anomaly_insight(self, req: _Request) -> ImageInsight:
+        from fanqc_gui.core.models.anomaly.heat_map import explain
+
+        if req.kind == "filters":  # the page explains instead; a request is answered all the same
+            raise ValueError("an anomaly model learns no filters: its backbone is ImageNet's, frozen")
+        predictor = self.predictor(req.info)
+        self._report(f"Mapping {Path(req.path).name}…")
+        bgr = decode_image(req.path)
+        view = explain(predictor, bgr)
+        spec = req.info.preprocess_spec
+        return ImageInsight(req.info.id, req.path, bgr, view.score, "NG", np.zeros((0, 0), np.float32), (),
+                            (spec.height, spec.width), anomaly_map=np.asarray(view.amap, np.float32))
 
 
 class InsightWorker(QObject):

@@ -9,6 +9,9 @@ The run itself happens in the engine process (core.training.engine_process), so 
 process's GIL; this thread only waits on the pipe and turns the engine's events into signals. The Keras model
 never leaves the engine: per epoch a copy of the first convolution's filters arrives instead (for the insight
 page). After a saved model, the engine measures it next to the active model (`comparison_ready`).
+
+AnomalyOptions instead of TrainOptions train an anomaly model (Job.TRAIN_ANOMALY): no epochs and no filters;
+its stages and per-image progress arrive as `stage_changed` and `batch_progressed` (epoch 1 of 1).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from fanqc_gui.core.dataset.workspace import Workspace
 from fanqc_gui.core.errors import FanQCError
+from fanqc_gui.core.models.anomaly.options import AnomalyOptions
 from fanqc_gui.core.models.model_store import ModelStore
 from fanqc_gui.core.training.engine_process import EngineProcess
 from fanqc_gui.core.training.engine_protocol import Event, Job
@@ -49,10 +53,11 @@ class TrainingWorker(QObject):
     comparison_failed = Signal(str)
     run_ended = Signal()  # after any of the three outcomes; the thread is finishing
 
-    def __init__(self, engine: EngineProcess, workspace: Workspace, store: ModelStore, options: TrainOptions,
-                 name: str | None = None, compare: bool = True):
+    def __init__(self, engine: EngineProcess, workspace: Workspace, store: ModelStore,
+                 options: TrainOptions | AnomalyOptions, name: str | None = None, compare: bool = True):
         super().__init__()
         self._engine = engine
+        self._kind = Job.TRAIN_ANOMALY if isinstance(options, AnomalyOptions) else Job.TRAIN
         self._job = {"workspace": workspace, "store_root": store.root, "options": options, "name": name,
                      "compare": compare}
         self._job_id = engine.new_job_id()
@@ -74,6 +79,10 @@ class TrainingWorker(QObject):
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def is_anomaly(self) -> bool:
+        return self._kind == Job.TRAIN_ANOMALY
 
     def is_running(self) -> bool:
         return self._thread.isRunning()
@@ -107,7 +116,7 @@ class TrainingWorker(QObject):
     @Slot()
     def _run(self) -> None:
         try:
-            result = self._engine.run(Job.TRAIN, self._on_engine_event, job_id=self._job_id, **self._job)
+            result = self._engine.run(self._kind, self._on_engine_event, job_id=self._job_id, **self._job)
         except (FanQCError, ValueError) as exc:  # the user's: its message says what to do
             self.training_failed.emit(str(exc))
         except OSError as exc:

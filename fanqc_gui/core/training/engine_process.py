@@ -1,5 +1,5 @@
-"""TensorFlow work in a child process: training (then the comparison with the active model), .h5 import and
-TFLite export.
+"""TensorFlow work in a child process: training (a GO/NG classifier or an anomaly model, then the comparison
+with the active model), .h5 import and TFLite export.
 
 TensorFlow holds the GIL for long stretches (tracing, the TFLite converter: hundreds of ms), which would
 freeze a GUI running in the same process. In a child process it cannot, and a run that dies (out of memory,
@@ -99,7 +99,6 @@ def _make_listener(send: EventFn, stopped: Callable[[], bool]):
 
 def _train_job(send: EventFn, stopped, save_best, workspace, store_root, options, name=None, compare=True):
     from fanqc_gui.core.models.model_store import ModelStore
-    from fanqc_gui.core.training.model_comparison import compare_models
     from fanqc_gui.core.training.trainer import train
 
     store = ModelStore(store_root)
@@ -109,11 +108,36 @@ def _train_job(send: EventFn, stopped, save_best, workspace, store_root, options
     except _StopBeforeTraining:
         return None
     if compare and result.model is not None:
-        send(Event.STAGE, "Comparing with the active model")
-        try:
-            send(Event.COMPARISON, compare_models(result.model, store.active(), workspace.root))
-        except Exception as exc:  # the model is saved; only the comparison is missing
-            send(Event.COMPARISON_FAILED, _describe(exc))
+        _compare(send, result.model, store, workspace)
+    return result
+
+
+def _compare(send: EventFn, model, store, workspace) -> None:
+    """The saved model measured next to the active one (COMPARISON), or why it could not be."""
+    from fanqc_gui.core.training.model_comparison import compare_models
+
+    send(Event.STAGE, "Comparing with the active model")
+    try:
+        send(Event.COMPARISON, compare_models(model, store.active(), workspace.root))
+    except Exception as exc:  # the model is saved; only the comparison is missing
+        send(Event.COMPARISON_FAILED, _describe(exc))
+
+
+def _train_anomaly_job(send: EventFn, stopped, save_best, workspace, store_root, options, name=None,
+                       compare=True):
+    """An anomaly model from the GO folder alone (core.training.anomaly_training). It has no epochs: its
+    stages and per-image progress arrive as STAGE and BATCH events (epoch 1 of 1), and a stop before the
+    save keeps nothing (there is no "best epoch" to keep)."""
+    from fanqc_gui.core.models.model_store import ModelStore
+    from fanqc_gui.core.training.anomaly_training import train_anomaly
+
+    store = ModelStore(store_root)
+    try:
+        result = train_anomaly(workspace, store, options, _make_listener(send, stopped), name=name)
+    except _StopBeforeTraining:
+        return None
+    if compare and result.model is not None:
+        _compare(send, result.model, store, workspace)
     return result
 
 
@@ -131,7 +155,8 @@ def _export_job(send, stopped, save_best, store_root, info):
     return export_tflite(ModelStore(store_root), info)
 
 
-_JOBS = {Job.TRAIN: _train_job, Job.IMPORT_H5: _import_job, Job.EXPORT_TFLITE: _export_job}
+_JOBS = {Job.TRAIN: _train_job, Job.TRAIN_ANOMALY: _train_anomaly_job, Job.IMPORT_H5: _import_job,
+         Job.EXPORT_TFLITE: _export_job}
 
 
 def _import_tensorflow() -> None:

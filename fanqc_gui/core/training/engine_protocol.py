@@ -11,6 +11,8 @@ from enum import Enum
 
 class Job(str, Enum):
     TRAIN = "train"  # workspace, store_root, options, name, compare -> TrainResult or None (stopped early)
+    # workspace, store_root, AnomalyOptions, name, compare -> TrainResult (model None when stopped) or None
+    TRAIN_ANOMALY = "train_anomaly"
     IMPORT_H5 = "import_h5"  # store_root, path, mapping, name -> ModelInfo
     EXPORT_TFLITE = "export_tflite"  # store_root, info -> ModelInfo
 

@@ -1,5 +1,7 @@
 """"Why this verdict": the image with a Grad-CAM heatmap of the last convolution laid over it (opacity
-slider), its P(NG), the verdict at the current threshold and whether that matches the folder."""
+slider), its P(NG), the verdict at the current threshold and whether that matches the folder. For an anomaly
+model the picture is its anomaly map instead (where the part differs from the good parts, outlined where it
+reaches the threshold) and the number is its anomaly score; the view says which it shows."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +11,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Slot
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from fanqc_gui.core.insight.explanations import heatmap_colors, overlay_heatmap
+from fanqc_gui.core.models.anomaly import heat_map
 from fanqc_gui.ui import theme
 from fanqc_gui.ui.insight.array_image import ScaledImage, bgr_qimage
 from fanqc_gui.workers.insight_worker import ImageInsight
@@ -35,6 +38,10 @@ class GradcamView(QWidget):
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=DEFAULT_OPACITY)
         self.opacity.setToolTip("0 % shows the photo only, 100 % the heatmap only")
         self.opacity_label = QLabel()
+        self.score_caption = QLabel("P(NG)")
+        self.opacity_caption = QLabel("Heatmap opacity")
+        self.scale_low = QLabel("no evidence", objectName="hint")
+        self.scale_high = QLabel("strong evidence", objectName="hint")
         self.p_ng_label = QLabel("–", objectName="bigNumber")
         self.p_ng_label.setStyleSheet("font-size: 20pt; font-weight: 700;")
         self.verdict_label = QLabel("")
@@ -59,20 +66,20 @@ class GradcamView(QWidget):
         header.addWidget(self.title)
         header.addWidget(self.file_label, 1)
         opacity_row = QHBoxLayout()
-        opacity_row.addWidget(QLabel("Heatmap opacity"))
+        opacity_row.addWidget(self.opacity_caption)
         opacity_row.addWidget(self.opacity, 1)
         opacity_row.addWidget(self.opacity_label)
         facts = QGridLayout()
-        facts.addWidget(QLabel("P(NG)"), 0, 0)
+        facts.addWidget(self.score_caption, 0, 0)
         facts.addWidget(self.p_ng_label, 1, 0)
         facts.addWidget(QLabel("Verdict"), 0, 1)
         facts.addWidget(self.verdict_label, 1, 1)
         facts.addWidget(self.folder_label, 0, 2, 2, 1)
         facts.setColumnStretch(2, 1)
         scale = QHBoxLayout()
-        scale.addWidget(QLabel("no evidence", objectName="hint"))
+        scale.addWidget(self.scale_low)
         scale.addWidget(self.colour_bar, 1)
-        scale.addWidget(QLabel("strong evidence", objectName="hint"))
+        scale.addWidget(self.scale_high)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -84,6 +91,15 @@ class GradcamView(QWidget):
         layout.addLayout(facts)
 
     # ---- public -----------------------------------------------------------------------------------------
+    def set_anomaly(self, anomaly: bool) -> None:
+        """Name what is shown: an anomaly model's score and map, or a classifier's P(NG) and Grad-CAM."""
+        self.score_caption.setText("Anomaly score" if anomaly else "P(NG)")
+        self.opacity_caption.setText("Map opacity" if anomaly else "Heatmap opacity")
+        self.scale_low.setText("like the good parts" if anomaly else "no evidence")
+        self.scale_high.setText("differs (threshold)" if anomaly else "strong evidence")
+        self.opacity.setToolTip("0 % shows the photo only, 100 % the anomaly map at full strength" if anomaly else
+                                "0 % shows the photo only, 100 % the heatmap only")
+
     def clear(self, message: str = "Choose an image in the table to see where the model looked.") -> None:
         self.insight = None
         self.file_label.setText("")
@@ -110,18 +126,30 @@ class GradcamView(QWidget):
         """p_ng / verdict: the engine's (the table's) values at the current threshold; folder: GO, NG, inbox."""
         self.insight = insight
         self.file_label.setText(Path(insight.path).name)
+        self._threshold = threshold
+        self.set_anomaly(insight.is_anomaly)
         self._redraw()
         h, w = insight.input_size
-        towards = insight.towards
-        self.legend.setText(
-            f"Red = where the last convolution found the most evidence for <b>{towards}</b> (Grad-CAM, "
-            f"computed on the {w}×{h} picture the model sees). Keras P(NG) {insight.p_ng:.4f}.")
+        if insight.is_anomaly:
+            rows, cols = insight.anomaly_map.shape
+            self.legend.setText(
+                f"<b>Anomaly map</b> (not Grad-CAM): colour where this part differs from the good parts the model "
+                f"learned, red at the threshold {threshold:.3f}, outlined where it reaches it ({cols}×{rows} "
+                f"patches of the {w}×{h} picture the model sees). Anomaly score {insight.p_ng:.4f}.")
+        else:
+            self.legend.setText(
+                f"Red = where the last convolution found the most evidence for <b>{insight.towards}</b> (Grad-CAM, "
+                f"computed on the {w}×{h} picture the model sees). Keras P(NG) {insight.p_ng:.4f}.")
         self._set_facts(p_ng, verdict, folder, threshold)
 
     def overlay_array(self) -> np.ndarray | None:
         """The picture currently drawn (BGR), for tests."""
         if self.insight is None:
             return None
+        if self.insight.is_anomaly:
+            threshold = self._threshold if self._threshold is not None else 0.5
+            return heat_map.overlay(self.insight.bgr, self.insight.anomaly_map, threshold,
+                                    alpha=self.opacity.value() / 100.0)
         return overlay_heatmap(self.insight.bgr, self.insight.heatmap, self.opacity.value() / 100.0)
 
     # ---- internals --------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The insight page: what a model learned (first-layer filters, feature maps), where it is wrong (per-image
-predictions, confusion matrix, ROC), why (Grad-CAM), and acting on it (re-filing images, accepting inbox
+predictions, confusion matrix, ROC), why (Grad-CAM; for an anomaly model its anomaly map, where the part
+differs from the good parts), and acting on it (re-filing images, accepting inbox
 suggestions, saving a threshold the station then uses).
 
     page = InsightPage(workspace, catalogue, journal=dataset_page.journal, thumbnails=thumbnail_loader)
@@ -21,6 +22,7 @@ from fanqc_gui.core import tf_runtime
 from fanqc_gui.core.dataset.file_moves import MoveJournal
 from fanqc_gui.core.dataset.workspace import Workspace
 from fanqc_gui.core.insight.workspace_predictions import WorkspacePredictions
+from fanqc_gui.core.models.anomaly import is_anomaly_model
 from fanqc_gui.core.models.model_store import ModelInfo, ModelStore, ModelStoreError, now_iso
 from fanqc_gui.ui.insight.feature_map_view import FeatureMapView
 from fanqc_gui.ui.insight.filter_grid import FilterGrid
@@ -41,6 +43,12 @@ from fanqc_gui.workers.model_catalogue import ModelCatalogue, as_catalogue
 from fanqc_gui.workers.thumbnail_loader import ThumbnailLoader
 
 BUSY_WIDTH = 190  # the worker's status line: elided, never widens the page
+WHY_TITLES = {False: "Why this verdict (Grad-CAM)", True: "Where it differs (anomaly map)"}
+ANOMALY_FILTERS = ("An anomaly model learns no filters: it describes good parts with the frozen ImageNet "
+                   "features of EfficientNet-Lite0 and scores how far a part's patches are from them. Its map of "
+                   "where a part differs is shown above, for the image chosen in the table.")
+ANOMALY_FEATURE_MAPS = ("Feature maps are shown for GO/NG classifiers. This anomaly model's map of where the part "
+                        "differs is shown above.")
 
 
 def _group(title: str, *widgets: QWidget) -> QGroupBox:
@@ -115,7 +123,8 @@ class InsightPage(QWidget):
         self.tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
         self.tabs.tabBar().setExpanding(False)
         middle = QSplitter(Qt.Orientation.Vertical, childrenCollapsible=False)
-        middle.addWidget(_group("Why this verdict", self.gradcam))
+        self.why_group = _group(WHY_TITLES[False], self.gradcam)
+        middle.addWidget(self.why_group)
         middle.addWidget(self.tabs)
         middle.setSizes([400, 300])
         self.gradcam.title.hide()  # the group box says it
@@ -298,6 +307,9 @@ class InsightPage(QWidget):
         info = self.models.current_info()
         if info is not None and self.isVisible() and self._filters_for != info.id and not self._shut_down:
             self._filters_for = info.id
+            if is_anomaly_model(info.metadata):
+                self.filters.clear(ANOMALY_FILTERS)
+                return
             if self._keras_missing:
                 self.filters.clear(self._keras_missing)
                 return
@@ -329,7 +341,7 @@ class InsightPage(QWidget):
         if row.p_ng is None:
             self.gradcam.show_error(row.error or "unreadable file")
             return
-        if self._keras_missing:
+        if self._keras_missing and not is_anomaly_model(info.metadata):  # the anomaly map needs no TensorFlow
             self.gradcam.show_verdict_only(self._keras_missing, row.p_ng, row.verdict(self.threshold.threshold),
                                            row.folder)
             self.feature_maps.clear(self._keras_missing)
@@ -355,6 +367,10 @@ class InsightPage(QWidget):
         self._filters_for = None
         if info is None:
             return
+        anomaly = is_anomaly_model(info.metadata)
+        self.why_group.setTitle(WHY_TITLES[anomaly])
+        self.gradcam.set_anomaly(anomaly)
+        self.table.model.set_anomaly(anomaly)
         self.filters.clear(f"The filters of {info.name} load when this page is shown.")
         self._clear_predictions("")
         self._maybe_load_filters()
@@ -397,7 +413,7 @@ class InsightPage(QWidget):
         self.fixer.update_suggestions(self.table.model.rows, threshold)
         row = self.table.current_row()
         if row is not None and self.gradcam.insight is not None and row.p_ng is not None:
-            if row.verdict(threshold) != self.gradcam.insight.towards:
+            if not self.gradcam.insight.is_anomaly and row.verdict(threshold) != self.gradcam.insight.towards:
                 self._inspect(row)  # the verdict flipped: show the evidence for the new one
             else:
                 self.gradcam.show_insight(self.gradcam.insight, row.p_ng, row.verdict(threshold), row.folder,
@@ -425,7 +441,10 @@ class InsightPage(QWidget):
             return  # stale: another image or model is chosen now
         t = self.threshold.threshold
         self.gradcam.show_insight(insight, row.p_ng, row.verdict(t), row.folder, t)
-        self.feature_maps.show_maps(insight.feature_maps, row.name)
+        if insight.is_anomaly:
+            self.feature_maps.clear(ANOMALY_FEATURE_MAPS)
+        else:
+            self.feature_maps.show_maps(insight.feature_maps, row.name)
 
     @Slot(str, str)
     def _on_insight_failed(self, kind: str, message: str) -> None:

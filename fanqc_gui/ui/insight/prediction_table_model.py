@@ -33,6 +33,15 @@ HEADER_TIPS = {
     RESULT: "Does the verdict match the folder?",
     WRONG_BY: "How wrong: |label − P(NG)|, 1 = confidently wrong, 0 = confidently right",
 }
+# An anomaly model's score is normalised like P(NG) (its threshold works the same way) but means something else.
+ANOMALY_SCORE = "Anomaly score"
+ANOMALY_HEADER_TIPS = {
+    **HEADER_TIPS,
+    P_NG: "How much the part differs from the good parts the model learned (scaled so that the threshold works "
+          "like P(NG)), from the engine the station uses",
+    VERDICT: "NG when the anomaly score ≥ the threshold set on the right",
+    WRONG_BY: "How wrong: |label − score|, 1 = confidently wrong, 0 = confidently right",
+}
 
 
 class PredictionTableModel(QAbstractTableModel):
@@ -40,6 +49,7 @@ class PredictionTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[ImagePrediction] = []
         self.threshold = 0.5
+        self.anomaly = False  # the scores are an anomaly model's (see set_anomaly)
         self._loader = thumbnails
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._wanted: dict[str, int] = {}
@@ -59,10 +69,16 @@ class PredictionTableModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return ANOMALY_SCORE if self.anomaly and section == P_NG else COLUMNS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return HEADER_TIPS.get(section)
+            return (ANOMALY_HEADER_TIPS if self.anomaly else HEADER_TIPS).get(section)
         return None
+
+    def set_anomaly(self, anomaly: bool) -> None:
+        """The scores are an anomaly model's (the header says so) or a classifier's P(NG)."""
+        if anomaly != self.anomaly:
+            self.anomaly = anomaly
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, P_NG, WRONG_BY)
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():

@@ -31,8 +31,8 @@ from fanqc_gui.ui import theme
 from fanqc_gui.workers.model_catalogue import ModelCatalogue, as_catalogue
 from fanqc_gui.workers.model_jobs import ModelJobs
 
-COLUMNS = ("Active", "Name", "Created", "Source", "Trained on", "Val. accuracy", "NG recall", "Threshold", "TFLite",
-           "Station")
+COLUMNS = ("Active", "Name", "Kind", "Created", "Source", "Trained on", "Val. accuracy", "NG recall", "Threshold",
+           "TFLite", "Station")
 READINESS_TEXT = {True: "ready", False: "NOT READY", None: "unknown"}
 ID_ROLE = Qt.ItemDataRole.UserRole
 EXPORT_TIP = "(Re)write model.tflite, the fast runtime file, for the selected model."
@@ -52,12 +52,26 @@ def _images_text(counts: dict) -> str:
             f"(+{val.get('GO', 0) + val.get('NG', 0)} for validation)")
 
 
+def kind_text(metadata: dict) -> str:
+    """What kind of model, in words: "anomaly (GO only) · PaDiM", "GO/NG · pretrained", "GO/NG · reference"."""
+    if metadata.get("kind") == "anomaly":
+        method = {"padim": "PaDiM", "patchcore": "PatchCore"}.get(metadata.get("method"), metadata.get("method"))
+        return f"anomaly (GO only) · {method}" if method else "anomaly (GO only)"
+    preset = metadata.get("preset") or ("imported" if metadata.get("source") == "imported" else "reference")
+    return f"GO/NG · {preset}"
+
+
+KIND_TIPS = {True: "Finds anomalies: trained on good parts only; its score is how much a part differs from them "
+                   "(NG at or above the threshold), with a map of where.",
+             False: "Classifies GO/NG: trained on both folders; its score is P(NG)."}
+
+
 def row_texts(info: ModelInfo, active: bool) -> list[str]:
     s = info.summary()
     created = s["created"].replace("T", " ")[:16] if s["created"] else "—"
-    return ["● active" if active else "", s["name"], created, s["source"], _images_text(s["images"] or {}),
-            _percent(s["val_accuracy"]), _percent(s["ng_recall"]), f"{s['threshold']:.3f}",
-            "yes" if s["has_tflite"] else "no", READINESS_TEXT[info.readiness()[0]]]
+    return ["● active" if active else "", s["name"], kind_text(info.metadata), created, s["source"],
+            _images_text(s["images"] or {}), _percent(s["val_accuracy"]), _percent(s["ng_recall"]),
+            f"{s['threshold']:.3f}", "yes" if s["has_tflite"] else "no", READINESS_TEXT[info.readiness()[0]]]
 
 
 class _ModelTable(QTableWidget):
@@ -139,12 +153,15 @@ class ModelList(QWidget):
         active_brush = QBrush(theme.colour("goText"))
         not_ready_brush = QBrush(theme.colour("ngText"))
         station_column = COLUMNS.index("Station")
+        kind_column = COLUMNS.index("Kind")
         for r, info in enumerate(infos):
             ready, verdict = info.readiness()
             for c, text in enumerate(row_texts(info, info.id == active)):
                 item = QTableWidgetItem(text)
                 item.setData(ID_ROLE, info.id)
                 item.setToolTip(f"{info.id}\n{info.folder}")
+                if c == kind_column:
+                    item.setToolTip(KIND_TIPS[info.metadata.get("kind") == "anomaly"])
                 if c == station_column:
                     item.setToolTip(verdict)  # the trade-off in words: what it catches, what it rejects
                     if ready is False:

@@ -27,6 +27,18 @@ KIND_NAMES = {
     "Dense": "Dense",
 }
 COLUMNS = ("Layer", "Output shape", "Parameters")
+# The other networks in words (the table is the reference CNN's): what they are and what a user can see of them.
+OTHER_NETWORKS = {
+    "pretrained": "<b>Pretrained preset</b>: EfficientNet-Lite0 with ImageNet weights (frozen, 4.7 M parameters) "
+                  "computes mid- and high-level features once per image (cached); only a small logistic head is "
+                  "trained on them, so a few hundred images are enough. The input keeps the images' aspect ratio "
+                  "('Input size' on the Options tab). Its first convolution's 32 filters come from ImageNet.",
+    "anomaly": "<b>Find anomalies</b>: the same EfficientNet-Lite0 ImageNet backbone (frozen) describes every 8x8 "
+               "patch of a good part by its features after blocks 4 and 10. PaDiM fits a Gaussian per patch "
+               "position; PatchCore keeps a memory bank of good patches. A new part's score is how far its most "
+               "unusual patches are from the good ones, and the map shows where. Nothing is trained by gradient "
+               "descent: there are no epochs, loss or learned filters.",
+}
 
 
 def shape_text(shape: tuple) -> str:
@@ -53,8 +65,12 @@ class ArchitectureTable(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.total_label = QLabel(wordWrap=True)
         self.loss_label = QLabel(LOSS_EXPLANATION, wordWrap=True)
+        self.other_label = QLabel(wordWrap=True)  # another preset or mode: its network in words
+        self.other_label.hide()
+        self.network = "reference"
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.other_label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.total_label)
         layout.addWidget(self.loss_label)
@@ -62,6 +78,16 @@ class ArchitectureTable(QWidget):
         self._rows: list[list[str]] = []
         self.table.viewport().installEventFilter(self)
         self.set_image_size(80)
+
+    def set_network(self, network: str) -> None:
+        """"reference" (the table), "pretrained" or "anomaly" (described in words above the reference table,
+        which is then hidden: it would describe a network that is not trained)."""
+        self.network = network
+        other = OTHER_NETWORKS.get(network)
+        self.other_label.setText(other or "")
+        self.other_label.setVisible(other is not None)
+        for widget in (self.table, self.total_label, self.loss_label):
+            widget.setVisible(other is None)
 
     def set_image_size(self, image_size: int) -> None:
         if image_size == self.image_size:

@@ -1,5 +1,6 @@
-"""The training page: check the images, choose options, watch a run, compare the result with the active model,
-activate it (never automatically), and manage the stored models.
+"""The training page: check the images, choose what to train (a GO/NG classifier with its preset, or an anomaly
+model from good parts alone) and its options, watch a run, compare the result with the active model, activate
+it (never automatically), and manage the stored models.
 
 The run happens in the engine process, followed by a TrainingWorker thread; this page only shows what the
 worker reports. The stored models come from the model catalogue the app shares between pages (a plain store
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 from fanqc_gui.core import tf_runtime
 from fanqc_gui.core.dataset.workspace import Workspace
 from fanqc_gui.core.models.model_store import ModelInfo, ModelStore
+from fanqc_gui.core.training.anomaly_advice import anomaly_mode_hint
 from fanqc_gui.core.training.engine_process import EngineProcess
 from fanqc_gui.ui import theme
 from fanqc_gui.ui.models.model_list import ModelList
@@ -21,7 +23,7 @@ from fanqc_gui.ui.training.architecture_table import ArchitectureTable
 from fanqc_gui.ui.training.dataset_summary import DatasetSummary
 from fanqc_gui.ui.training.model_comparison_view import ModelComparisonView
 from fanqc_gui.ui.training.training_dialogs import SAVE, CloseDialog, StopDialog
-from fanqc_gui.ui.training.training_options_form import TrainingOptionsForm
+from fanqc_gui.ui.training.training_options_form import ANOMALY, TrainingOptionsForm
 from fanqc_gui.ui.training.training_page_layout import LOG_TAB, MODELS_TAB, RESULT_TAB, lay_out_training_page
 from fanqc_gui.ui.training.training_plots import TrainingPlots
 from fanqc_gui.ui.training.training_progress import TrainingProgress
@@ -29,6 +31,10 @@ from fanqc_gui.workers.dataset_scanner import DatasetScanner
 from fanqc_gui.workers.model_catalogue import ModelCatalogue, as_catalogue
 from fanqc_gui.workers.model_jobs import ModelJobs
 from fanqc_gui.workers.training_worker import StoppedRun, TrainingWorker
+
+NO_CURVES_TEXT = ("Finding anomalies has no learning curves: the good parts are described in one pass (patch "
+                  "features, then their statistics), followed by the bar above. The threshold and the verdict "
+                  "appear under '4. Result' when it ends.")
 
 
 class TrainingPage(QWidget):
@@ -78,6 +84,7 @@ class TrainingPage(QWidget):
         self._scanner.scan_ready.connect(self._on_scanner_scan_ready)
         self._scanner.scan_failed.connect(self._on_scanner_scan_failed)
         self.dataset.rescan_requested.connect(self.refresh_dataset)
+        self.dataset.anomaly_mode_requested.connect(self._on_dataset_anomaly_mode_requested)
         self.options_form.options_changed.connect(self._on_options_changed)
         self.start_button.clicked.connect(self._on_start_clicked)
         self.stop_button.clicked.connect(self._on_stop_clicked)
@@ -176,12 +183,14 @@ class TrainingPage(QWidget):
     def _on_start_clicked(self) -> None:
         if self._start_blocker() is not None or self._workspace is None:
             return
-        options = self.options_form.options()
+        options = self.options_form.run_options()
+        anomaly = self.options_form.is_anomaly()
         self._epochs_done = 0
-        self._planned_epochs = options.epochs or 0
+        self._planned_epochs = 0 if anomaly else options.epochs or 0
         self._outcome = ""
         self.progress.start(options)
-        self.plots.clear(options.epochs)
+        self.plots.clear(None if anomaly else options.epochs)
+        self.plots.set_no_curves(NO_CURVES_TEXT if anomaly else None)
         self.comparison.clear()
         self.lower_tabs.setCurrentIndex(LOG_TAB)
         worker = TrainingWorker(self._engine, self._workspace, self.catalogue.store, options,
@@ -237,6 +246,8 @@ class TrainingPage(QWidget):
     @Slot(object)
     def _on_worker_batch_progressed(self, progress) -> None:
         self.progress.show_batch(progress)
+        if self.progress.anomaly:
+            return  # one pass per stage: no epochs to plan
         if progress.epochs != self._planned_epochs:
             self._planned_epochs = progress.epochs
             self.plots.set_planned(progress.epochs)
@@ -323,7 +334,9 @@ class TrainingPage(QWidget):
     def _on_scanner_scan_ready(self, report) -> None:
         if self._workspace is None or report.root != self._workspace.root:
             return  # a scan of the workspace shown before
-        self.dataset.show_report(report, self.options_form.options().val_split)
+        # Folder listings only (the scan has just read them): where the classifier cannot train, the
+        # anomaly mode is suggested.
+        self.dataset.show_report(report, self.options_form.options().val_split, anomaly_mode_hint(self._workspace))
         self._update_controls()
 
     @Slot(str)
@@ -335,9 +348,17 @@ class TrainingPage(QWidget):
     def _on_options_changed(self) -> None:
         options = self.options_form.options()
         self.architecture.set_image_size(options.image_size)
+        self.architecture.set_network(ANOMALY if self.options_form.is_anomaly() else options.preset)
+        self.dataset.set_anomaly_mode(self.options_form.is_anomaly())
         if self.dataset.report is not None:
-            self.dataset.show_report(self.dataset.report, options.val_split)
+            self.dataset.show_report(self.dataset.report, options.val_split, self.dataset.anomaly_hint)
         self._update_controls()
+
+    @Slot()
+    def _on_dataset_anomaly_mode_requested(self) -> None:
+        self.options_form.set_mode(ANOMALY)
+        self.setup_tabs.setCurrentWidget(self.options_form)
+        self.status_message.emit("Mode: Find anomalies (GO only). Press Start training to learn the good parts.")
 
     @Slot()
     def _on_catalogue_changed(self) -> None:
@@ -358,7 +379,7 @@ class TrainingPage(QWidget):
         if blocker is not None:
             return blocker
         try:
-            self.options_form.options().validate()
+            self.options_form.run_options().validate()
         except ValueError as exc:
             return f"Check the options: {exc}."
         return None

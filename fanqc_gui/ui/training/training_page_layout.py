@@ -13,7 +13,7 @@ when idle, the log during a run and the result after it (the page switches them)
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 MODELS_TAB, LOG_TAB, RESULT_TAB = 0, 1, 2
@@ -36,6 +36,30 @@ def _splitter(orientation: Qt.Orientation, *widgets: QWidget) -> QSplitter:
     return splitter
 
 
+class _SetupScroll(QScrollArea):
+    """A scroll area whose content is always as tall as its wrapped texts need at the width it really gets.
+
+    QScrollArea sizes a resizable widget by its height for the viewport's width *before* a vertical scroll bar
+    takes its share; once the bar shows, the texts wrap to more lines than they were given room for and are
+    cut. Here the content's minimum height follows the width left beside the bar."""
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        widget = self.widget()
+        if widget is not None and widget.hasHeightForWidth():
+            height = widget.heightForWidth(self.viewport().width())
+            if height > 0 and widget.minimumHeight() != height:
+                widget.setMinimumHeight(height)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            QTimer.singleShot(0, self, self._fit)  # the content changed (rows shown or hidden, longer texts)
+        return super().eventFilter(watched, event)
+
+
 def _setup_column(page) -> tuple[QScrollArea, QTabWidget]:
     setup = QWidget()
     setup_layout = QVBoxLayout(setup)
@@ -45,9 +69,10 @@ def _setup_column(page) -> tuple[QScrollArea, QTabWidget]:
     setup_tabs.addTab(page.options_form, "2. Options")
     setup_tabs.addTab(page.architecture, "The network (layers)")
     setup_layout.addWidget(setup_tabs, 1)
-    scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+    scroll = _SetupScroll(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     scroll.setWidget(setup)
+    setup.installEventFilter(scroll)
     scroll.setMinimumWidth(SETUP_WIDTH)
     return scroll, setup_tabs
 

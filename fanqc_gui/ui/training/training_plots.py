@@ -95,9 +95,13 @@ class TrainingPlots(QWidget):
         self.legend = QLabel(wordWrap=True)
         self._scheme = ""
         self._follow_theme()
+        # Shown instead of the curves for a run that has none (an anomaly model is fitted in one pass).
+        self.no_curves = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter, objectName="hint")
+        self.no_curves.hide()
         plots = QHBoxLayout()
         plots.addWidget(self.loss_widget)
         plots.addWidget(self.acc_widget)
+        plots.addWidget(self.no_curves)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -125,6 +129,13 @@ class TrainingPlots(QWidget):
         self._planned = max(1, planned_epochs or 1)
         self._redraw.stop()
         self._draw()
+
+    def set_no_curves(self, text: str | None) -> None:
+        """text: why this kind of run has no learning curves (shown in their place); None: the curves again."""
+        self.no_curves.setText(text or "")
+        self.no_curves.setVisible(bool(text))
+        for widget in (self.loss_widget, self.acc_widget, self.legend):
+            widget.setVisible(not text)
 
     def set_planned(self, planned_epochs: int) -> None:
         """The run's epochs, once known (the engine plans them when the epochs follow the data)."""

@@ -7,6 +7,7 @@ import math
 from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
 
+from fanqc_gui.core.models.anomaly.options import AnomalyOptions
 from fanqc_gui.core.training.trainer import BatchProgress, EpochMetrics, TrainOptions, TrainResult
 from fanqc_gui.ui import theme
 from fanqc_gui.workers.training_worker import StoppedRun
@@ -52,6 +53,7 @@ class TrainingProgress(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.error_banner)
         self.epochs = 0
+        self.anomaly = False  # the run trains an anomaly model: stages and images, no epochs
         self._best_val_loss = math.inf
         self.reset(0)
         self.stage_label.setText(IDLE_TEXT)
@@ -70,8 +72,19 @@ class TrainingProgress(QWidget):
         self.error_banner.hide()
         self.log.clear()
 
-    def start(self, options: TrainOptions) -> None:
+    def start(self, options: TrainOptions | AnomalyOptions) -> None:
+        self.anomaly = isinstance(options, AnomalyOptions)
+        if self.anomaly:
+            self.reset(0)
+            method = "PaDiM" if options.method == "padim" else "PatchCore"
+            self.add_line(f"Started: find anomalies with {method}, learning good parts from the GO folder alone; "
+                          f"input size {options.input_size}.")
+            return
         self.reset(options.epochs or 0)  # automatic: known from the first batch
+        if options.preset == "pretrained":
+            self.add_line(f"Started: pretrained preset (ImageNet backbone + head), input size {options.input_size}, "
+                          f"threshold from {options.folds}-fold out-of-fold scores.")
+            return
         hard = (f" (epochs 3+ visit {options.hard_example_fraction:.0%} of the images, mostly the hard ones)"
                 if (options.epochs is None or options.epochs > 2) and options.hard_example_fraction < 1 else "")
         epochs = f"{options.epochs} epochs" if options.epochs else "automatic number of epochs"
@@ -89,10 +102,13 @@ class TrainingProgress(QWidget):
         self.bar.setFormat(f"Reading images: {done} of {total}")
 
     def show_batch(self, p: BatchProgress) -> None:
-        self.epochs = p.epochs
         if self.bar.maximum() != p.images_total:
             self.bar.setRange(0, p.images_total)
         self.bar.setValue(p.images_done)
+        if self.anomaly:  # one pass per stage (the stage line says which): done of total
+            self.bar.setFormat(f"{p.images_done} of {p.images_total} · about {duration_text(p.eta_s)} left")
+            return
+        self.epochs = p.epochs
         self.bar.setFormat(f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches} · "
                            f"{p.images_per_s:.0f} images/s · about {duration_text(p.eta_s)} left")
 
@@ -112,9 +128,16 @@ class TrainingProgress(QWidget):
         self.log.appendPlainText(text)
 
     def show_finished(self, result: TrainResult) -> str:
-        text = (f"Finished: {result.epochs_run} epochs in {duration_text(result.seconds)}; the best was epoch "
-                f"{result.best_epoch}. Saved as '{result.model.name}' (not active yet).")
+        if self.anomaly:
+            text = (f"Finished in {duration_text(result.seconds)}: an anomaly model saved as '{result.model.name}' "
+                    f"(not active yet).")
+        else:
+            text = (f"Finished: {result.epochs_run} epochs in {duration_text(result.seconds)}; the best was epoch "
+                    f"{result.best_epoch}. Saved as '{result.model.name}' (not active yet).")
         self._end(text, full=True)
+        choice = result.threshold_choice
+        if choice is not None:
+            self.add_line(f"Threshold {choice.threshold:.3f}: {choice.reason}.")
         self._report_skipped(result.problems)
         return text
 

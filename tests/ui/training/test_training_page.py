@@ -15,6 +15,7 @@ from fanqc_gui.core.models.model_store import ModelStore
 from fanqc_gui.core.tf_runtime import tensorflow_available
 from fanqc_gui.core.training.trainer import TrainingError
 from fanqc_gui.ui.models import model_list as model_list_module
+from fanqc_gui.ui.models.model_list import COLUMNS
 from fanqc_gui.ui.training.training_dialogs import CLOSE_DIALOG, STOP_DIALOG
 from fanqc_gui.ui.training.training_page import TrainingPage
 
@@ -233,15 +234,15 @@ def test_importing_an_old_h5_adds_it_inactive_and_export_rewrites_tflite(qtbot, 
     assert info.name == "fan_model" and info.metadata["source"] == "imported"
     assert info.metadata["preprocessing"]["width"] == 80 and info.tflite_path.is_file()
     assert page.models.selected_id() == info.id and store.active() is None
-    assert page.models.table.item(0, 3).text() == "imported"
+    assert page.models.table.item(0, COLUMNS.index("Source")).text() == "imported"
     qtbot.mouseClick(page.models.activate_button, Qt.MouseButton.LeftButton)
     assert store.active_id() == info.id
 
     info.tflite_path.unlink()  # export it again from the Keras file
     page.models.refresh()
-    assert page.models.table.item(0, 8).text() == "no"
+    assert page.models.table.item(0, COLUMNS.index("TFLite")).text() == "no"
     qtbot.mouseClick(page.models.export_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.models.table.item(0, 8).text() == "yes", timeout=RUN_MS)
+    qtbot.waitUntil(lambda: page.models.table.item(0, COLUMNS.index("TFLite")).text() == "yes", timeout=RUN_MS)
     assert info.tflite_path.stat().st_size > 0 and "Wrote" in page.models.message.text()
 
 
@@ -251,8 +252,10 @@ def test_rename_activate_and_delete_from_the_list(qtbot, page, store, monkeypatc
     store.activate("m-old")
     page.models.refresh()
     assert page.models.model_ids() == ["m-new", "m-old"]  # newest first
-    assert page.models.table.item(1, 0).text() == "● active" and page.models.table.item(1, 5).text() == "90.0 %"
-    assert page.models.table.item(0, 4).text() == "GO 19 / NG 19 (+10 for validation)"
+    table = page.models.table
+    assert table.item(1, 0).text() == "● active" and table.item(1, COLUMNS.index("Val. accuracy")).text() == "90.0 %"
+    assert table.item(0, COLUMNS.index("Trained on")).text() == "GO 19 / NG 19 (+10 for validation)"
+    assert table.item(0, COLUMNS.index("Kind")).text() == "GO/NG · reference"
 
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Line 2, February", True)))
     page.models.select_model("m-new")
