@@ -88,6 +88,11 @@ def render_pages_with_models(out_dir: Path) -> list[Path]:
         insight_ws, insight_store = make_insight_demo(Path(tmp) / "insight")
         written += render_insight_screenshot(out_dir / "insight.png", insight_ws, insight_store,
                                              feature_maps_path=out_dir / "insight_feature_maps.png")
+        # Anomaly mode: trained from the good parts of a fresh demo workspace, then its map in Insight.
+        from tools.screenshots.anomaly import render_anomaly_screenshots
+
+        generate_demo_workspace(Path(tmp) / "anomaly" / "ws")
+        written += render_anomaly_screenshots(out_dir, Path(tmp) / "anomaly" / "ws")
         # Every page of the real window at the smallest supported screen, and in the dark theme.
         written += render_window_pages(out_dir, insight_ws.root, insight_store, (1280, 720), "light", "_1280x720")
         written += render_window_pages(out_dir, insight_ws.root, insight_store, (1440, 900), "dark", "_dark")

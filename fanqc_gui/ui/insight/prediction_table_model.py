@@ -34,7 +34,7 @@ HEADER_TIPS = {
     WRONG_BY: "How wrong: |label − P(NG)|, 1 = confidently wrong, 0 = confidently right",
 }
 # An anomaly model's score is normalised like P(NG) (its threshold works the same way) but means something else.
-ANOMALY_SCORE = "Anomaly score"
+ANOMALY_SCORE = "Anomaly"  # the column is narrow; its tooltip says what the score is
 ANOMALY_HEADER_TIPS = {
     **HEADER_TIPS,
     P_NG: "How much the part differs from the good parts the model learned (scaled so that the threshold works "

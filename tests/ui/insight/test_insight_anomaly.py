@@ -60,7 +60,9 @@ def test_the_heat_map_is_the_anomaly_map_and_the_page_says_so(qtbot, page):
     info = page.model_info
     assert info.metadata["kind"] == "anomaly"
     assert page.why_group.title() == "Where it differs (anomaly map)"
-    assert page.table.model.headerData(P_NG, Qt.Orientation.Horizontal) == "Anomaly score"
+    assert page.table.model.headerData(P_NG, Qt.Orientation.Horizontal) == "Anomaly"
+    assert "differs from the good parts" in page.table.model.headerData(P_NG, Qt.Orientation.Horizontal,
+                                                                        Qt.ItemDataRole.ToolTipRole)
     assert "learns no filters" in page.filters.canvas.message
 
     row = _show_row(qtbot, page, "NG")
