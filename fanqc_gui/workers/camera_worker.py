@@ -186,8 +186,9 @@ class CameraWorker(QObject):
                 self.error_answered.emit(answer)
             now = time.monotonic()
             if now - last_stats >= STATS_EVERY_S:
-                self.stats_updated.emit(station.stats())
-                self.outputs_updated.emit(line.outputs())
+                if not self._paused:  # the rate shown while paused is the one before the pause
+                    self.stats_updated.emit(station.stats())
+                self.outputs_updated.emit(line.outputs())  # a broker may go away while paused too
                 last_stats = now
             if self._paused:
                 self._stop.wait(0.02)

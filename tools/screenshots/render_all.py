@@ -61,6 +61,15 @@ def render_dialogs(app, parts, out_dir: Path) -> list[Path]:
         _wait(app, lambda: False, 0.2)
         save_grab(dialog, out_dir / f"{name}.png")
         written.append(out_dir / f"{name}.png")
+        if name == "settings":  # the Line I/O tab, with the PLC and MQTT outputs on
+            form = dialog.line_io
+            dialog.tabs.setCurrentWidget(dialog.line_io_tab)
+            form.modbus_on.setChecked(True)
+            form.mqtt_on.setChecked(True)
+            form.line_name.setText("line-3")
+            _wait(app, lambda: False, 0.2)
+            save_grab(dialog, out_dir / "settings_line_io.png")
+            written.append(out_dir / "settings_line_io.png")
         dialog.close()
     return written
 

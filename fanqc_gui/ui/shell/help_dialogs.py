@@ -48,8 +48,10 @@ QUICK_START = (
     ("Camera", "Judge parts live",
      "Choose a source (camera number, video file, stream address or image folder) and press <b>Start</b>; "
      "drag on the picture to set the region that is judged. The banner shows GO or NG, the counters and the "
-     "log keep every verdict. <b>Space</b> judges the next frame (Triggered mode), <b>P</b> pauses, "
-     "<b>S</b> saves a snapshot, <b>I</b> sends the judged crop to the inbox for labelling."),
+     "log keep every verdict. <b>Space</b> judges the next frame (Software trigger mode, with the part id "
+     "typed), <b>P</b> pauses, <b>S</b> saves a snapshot, <b>I</b> sends the judged crop to the inbox for "
+     "labelling. On a line the PLC, an MQTT message or the part arriving triggers instead (Settings &gt; "
+     "Line I/O)."),
 )
 
 

@@ -3,6 +3,7 @@
 feeds it the OutputStatus list the camera worker reports with its stats."""
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from fanqc_gui.core.station.line_io.results import OutputStatus
@@ -32,6 +33,7 @@ class LineStatus(QWidget):
         super().__init__(parent)
         self.label = QLabel(IDLE)
         self.label.setObjectName("lineStatus")
+        self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.setWordWrap(True)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label.setMinimumWidth(1)
