@@ -202,3 +202,25 @@ def test_an_anomaly_model_draws_its_map_over_the_region_and_ng_captures_keep_it(
     page.stop()
     rows = [r for r in log_rows(workspace) if r.image_path]
     assert rows and all(map_path_for(workspace.root / r.image_path).is_file() for r in rows)
+
+
+def test_an_output_that_cannot_start_stops_the_station_with_the_reason(qtbot, make_page, store, frames):
+    import socket
+
+    page = make_page(store, StationSettings(name="plc-2", roi=Roi(*PART_ROI), capture=NO_CAPTURES),
+                     capture_factory=FakeCamera.factory(frames, fps=60.0))
+    choose_mode(page, "plc")  # Modbus is off in this station's settings
+    assert "needs the Modbus server" in page.status.text() and "Settings > Line I/O" in page.status.text()
+    qtbot.mouseClick(page.source_bar.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.session is None, timeout=10_000)
+    assert page.banner.word.text() == "STOPPED" and "needs the Modbus server" in page.status.text()
+    with socket.socket() as taken:  # another program holds the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        modbus = ModbusSettings(enabled=True, host="127.0.0.1", port=port)
+        page.apply_station_settings(page.settings.with_changes(line_io=LineIOSettings(modbus=modbus)))
+        qtbot.mouseClick(page.source_bar.start_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: page.session is None, timeout=10_000)
+    assert page.banner.word.text() == "STOPPED" and str(port) in page.status.text()
+    assert page.source_bar.start_button.text() == "Start"
