@@ -22,9 +22,9 @@ from fanqc_gui.core.station.captures import CaptureSaver, relative_to_workspace,
 from fanqc_gui.core.station.inspection_log import InspectionLog, InspectionLogError, LogEntry
 from fanqc_gui.core.station.latency_stats import LatencyHistogram, RateMeter
 from fanqc_gui.core.station.model_watch import ModelWatcher, StationError
-from fanqc_gui.core.station.station_settings import MODES, Roi, StationSettings
+from fanqc_gui.core.station.station_settings import Roi, StationSettings
 
-__all__ = ["Counters", "ModelSummary", "Station", "StationError", "StationStats", "TriggerGate", "Verdict"]
+__all__ = ["Counters", "ModelSummary", "Station", "StationError", "StationStats", "Verdict"]
 
 PredictorFactory = Callable[[ModelInfo], Predictor]
 
@@ -86,42 +86,6 @@ class StationStats:
     latency_p99_ms: float | None
     captures_saved: int
     capture_problem: str
-
-
-class TriggerGate:
-    """Which frames are judged: every one (continuous), the first frame grabbed after a trigger
-    (triggered: button, key), or one every interval_ms (interval; a trigger works there too)."""
-
-    def __init__(self, mode: str = "continuous", interval_ms: int = 1000, clock=time.monotonic):
-        self._clock = clock
-        self._pending_since: float | None = None
-        self.set_mode(mode, interval_ms)
-
-    def set_mode(self, mode: str, interval_ms: int | None = None) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-        self.mode = mode
-        if interval_ms is not None:
-            self.interval_s = max(10, int(interval_ms)) / 1000.0
-        self._next_due = self._clock()
-        self._pending_since = None
-
-    def fire(self) -> None:
-        if self._pending_since is None:
-            self._pending_since = self._clock()
-
-    def should_judge(self, frame: Frame) -> bool:
-        if self.mode == "continuous":
-            return True
-        if self._pending_since is not None and frame.grabbed_at >= self._pending_since:
-            self._pending_since = None
-            return True
-        if self.mode == "interval":
-            now = self._clock()
-            if now >= self._next_due:
-                self._next_due = max(self._next_due + self.interval_s, now)
-                return True
-        return False
 
 
 class Station:

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from fanqc_gui.core.station.camera_sources import Frame
 from fanqc_gui.core.station.latency_stats import LatencyHistogram, RateMeter
-from fanqc_gui.core.station.pipeline import TriggerGate
 from fanqc_gui.core.station.station_settings import (
     CaptureRules,
     Roi,
@@ -31,37 +30,6 @@ class Clock:
 
 def frame_at(t: float) -> Frame:
     return Frame(np.zeros((4, 4, 3), np.uint8), 0, t, t)
-
-
-def test_continuous_mode_judges_every_frame():
-    gate = TriggerGate("continuous")
-    assert all(gate.should_judge(frame_at(t)) for t in range(5))
-
-
-def test_triggered_mode_judges_one_frame_grabbed_after_the_trigger():
-    clock = Clock()
-    gate = TriggerGate("triggered", clock=clock)
-    assert not gate.should_judge(frame_at(100.0))
-    clock.t = 101.0
-    gate.fire()
-    assert not gate.should_judge(frame_at(100.5))  # grabbed before the part stopped: not this one
-    assert gate.should_judge(frame_at(101.01))
-    assert not gate.should_judge(frame_at(101.02))  # one verdict per trigger
-
-
-def test_interval_mode_judges_every_n_ms_and_takes_triggers_too():
-    clock = Clock()
-    gate = TriggerGate("interval", interval_ms=500, clock=clock)
-    judged = []
-    for step in range(20):  # 2 s of frames every 100 ms
-        clock.t = 100.0 + step * 0.1
-        judged.append(gate.should_judge(frame_at(clock.t)))
-    assert sum(judged) == 4 and judged[0]
-    gate.fire()
-    clock.t += 0.1
-    assert gate.should_judge(frame_at(clock.t))
-    with pytest.raises(ValueError, match="unknown mode"):
-        gate.set_mode("sometimes")
 
 
 def test_roi_text_and_clamping():
