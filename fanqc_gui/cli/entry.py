@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     ensure_standard_fds()
+    _escape_undecodable_output()
     args = None
     try:
         args = build_parser().parse_args(argv)
@@ -55,6 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "json", False):
         print(json.dumps(result, indent=2, default=_json_default))
     return 0
+
+
+def _escape_undecodable_output() -> None:
+    """A file name that is not valid in the terminal's encoding (Linux names are bytes) prints with its odd
+    bytes escaped instead of failing the whole command after its work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            try:
+                reconfigure(errors="backslashreplace")
+            except (OSError, ValueError):  # a replaced or closed stream: leave it as it is
+                pass
 
 
 def _json_default(obj):

@@ -94,6 +94,8 @@ def cmd_evaluate(args) -> dict:
         out["per_image"] = [{"path": p.path, "label": "NG" if r.label else "GO", "p_ng": p.p_ng,
                              "verdict": "NG" if p.p_ng >= threshold else "GO",
                              "correct": (p.p_ng >= threshold) == bool(r.label)} for r, p in rows]
+    for skipped in out["skipped_files"]:  # said with --json too (on stderr): never dropped without a word
+        progress.say(f"skipped {skipped['path']}: {skipped['reason']}")
     cm = out["confusion_matrix"]
     progress.say(f"{info.id}: {info.mapping.describe()}\naccuracy {out['accuracy']:.4f}  NG recall "
                  f"{out['ng_recall']:.4f}  GO recall {out['go_recall']:.4f}  threshold {threshold:.3f}\n"
@@ -102,7 +104,7 @@ def cmd_evaluate(args) -> dict:
 
 
 def cmd_predict(args) -> list[dict]:
-    from fanqc_gui.core.models.inference import Predictor, expand_paths
+    from fanqc_gui.core.models.inference import Prediction, Predictor, collect_images
 
     store = store_from(args)
     info = model_from(args, store)
@@ -110,10 +112,12 @@ def cmd_predict(args) -> list[dict]:
     if args.threshold is not None:
         predictor.threshold = args.threshold
     progress = Progress(args.quiet)
-    paths = expand_paths(args.paths)
-    if not paths:
+    paths, skipped = collect_images(args.paths)
+    if not paths and not skipped:
         raise DatasetError("no images found in the given paths")
     preds = predictor.predict_paths(paths, progress=lambda d, t: progress.bar("predict", d, t))
+    # Files of the folders that could not even be opened (links, pipes, hidden files...): named like the rest
+    preds += [Prediction(str(s.path), None, None, s.reason) for s in skipped]
     if not args.json:
         print(f"# model {info.id}: {info.mapping.describe()}; threshold {predictor.threshold:.3f}")
         for p in preds:

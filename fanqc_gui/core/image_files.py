@@ -119,7 +119,10 @@ def read_image_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise ImageError("not a regular file (a device, pipe or socket)")
         if st.st_size > max_bytes:
-            raise ImageError(f"file too large ({_megabytes(st.st_size)}; limit {_megabytes(max_bytes)})")
+            size = _megabytes(st.st_size)
+            if size == _megabytes(max_bytes):  # just over the limit: "268 MB; limit 268 MB" would say nothing
+                size = f"{st.st_size:,} bytes"
+            raise ImageError(f"file too large ({size}; limit {_megabytes(max_bytes)})")
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, max(_HEADER_BYTES, st.st_size - total + 1))

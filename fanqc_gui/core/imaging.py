@@ -6,6 +6,7 @@ photo on disk and the same picture grabbed from a camera give the identical tens
 """
 from __future__ import annotations
 
+import numbers
 import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ from fanqc_gui.core.image_files import IMAGE_SUFFIXES, ImageError, is_image_file
 # Larger images are refused before decoding: they would cost gigabytes. OpenCV enforces the same limit for
 # every format (OPENCV_IO_MAX_IMAGE_PIXELS, set in fanqc_gui/__init__.py before cv2 loads).
 MAX_PIXELS = 100_000_000
+# The largest model input side: a tensor of 4096x4096x3 float32 is 200 MB per image; metadata asking for more
+# (a damaged or hostile metadata.json) is refused before a single buffer of that size is allocated.
+MAX_INPUT_SIDE = 4096
 
 INTERPOLATIONS = {
     "nearest": cv2.INTER_NEAREST,
@@ -43,8 +47,14 @@ class PreprocessSpec:
     def __post_init__(self):
         if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"unknown interpolation {self.interpolation!r}; use one of {sorted(INTERPOLATIONS)}")
+        for side in (self.width, self.height):
+            if isinstance(side, bool) or not isinstance(side, numbers.Integral):
+                raise ValueError(f"image width and height must be whole numbers, not {side!r}")
         if self.width < 8 or self.height < 8:
             raise ValueError(f"image size {self.width}x{self.height} is too small (minimum 8x8)")
+        if self.width > MAX_INPUT_SIDE or self.height > MAX_INPUT_SIDE:
+            raise ValueError(f"image size {self.width}x{self.height} is too large (at most {MAX_INPUT_SIDE} "
+                             f"pixels a side)")
         if self.scale != "1/255" or self.channels != "RGB":
             raise ValueError(f"unsupported preprocessing: scale={self.scale!r}, channels={self.channels!r}")
 
@@ -104,10 +114,13 @@ def check_bytes(data: bytes) -> str:
 def decode_bytes(data: bytes) -> np.ndarray:
     kind = check_bytes(data)
     buf = np.frombuffer(data, dtype=np.uint8)
-    # COLOR|ANYDEPTH: grey, palette, RGBA and CMYK all come back as 3-channel BGR; 16-bit stays 16-bit.
+    # COLOR|ANYDEPTH: grey, palette, RGBA and CMYK all come back as 3-channel BGR; 16-bit stays 16-bit and
+    # keeps its high byte below. PNG is decoded straight to 8 bits: libpng keeps the same high byte, and a
+    # 100 MP 16-bit PNG then costs 0.6 GB instead of 1.5 GB (OpenCV's 16-bit path holds two copies).
     # EXIF rotation is ignored, as PIL (the reference pipeline) and camera frames ignore it.
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION | (0 if kind == "png" else cv2.IMREAD_ANYDEPTH)
     try:
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION)
+        img = cv2.imdecode(buf, flags)
     except cv2.error as exc:
         if "MAX_IMAGE_PIXELS" in str(exc):
             raise ImageError(f"image too large (over {MAX_PIXELS // 1_000_000} MP)") from None
@@ -118,8 +131,11 @@ def decode_bytes(data: bytes) -> np.ndarray:
 
 
 def _to_bgr_uint8(img: np.ndarray) -> np.ndarray:
-    if img.dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
+    if img.dtype == np.uint16:  # the high byte, a band of rows at a time: no second full-size 16-bit copy
+        out = np.empty(img.shape, np.uint8)
+        for top in range(0, img.shape[0], 512):
+            np.right_shift(img[top:top + 512], 8, out=out[top:top + 512], casting="unsafe")
+        img = out
     elif img.dtype != np.uint8:
         raise ImageError(f"unsupported pixel depth ({img.dtype}; use 8- or 16-bit images)")
     if img.ndim == 2:

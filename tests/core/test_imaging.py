@@ -222,3 +222,14 @@ def test_preprocess_spec_round_trips_and_rejects_nonsense():
         PreprocessSpec(width=4, height=4)
     with pytest.raises(ValueError, match="unsupported preprocessing"):
         PreprocessSpec(scale="mean/std")
+
+
+@pytest.mark.parametrize("width, height, words", [(100_000, 100_000, "too large"), (48, 5000, "too large"),
+                                                  ("48", 48, "whole numbers"), (48.0, 48, "whole numbers"),
+                                                  (True, 48, "whole numbers")])
+def test_preprocess_spec_refuses_sizes_no_model_has(width, height, words):
+    """A metadata.json asking for a 100000x100000 input once reached cv2.resize: a 30 GB allocation and a
+    traceback in predict, evaluate and inspect; it is now a damaged model with its reason."""
+    with pytest.raises(ValueError, match=words):
+        PreprocessSpec(width=width, height=height)
+    assert PreprocessSpec(width=np.int64(4096), height=32).width == 4096

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from fanqc_gui.core.dataset.scan import list_images
+from fanqc_gui.core.image_files import SkippedFile, is_image_file, list_image_files
 from fanqc_gui.core.imaging import ImageError, decode_image, preprocess
 from fanqc_gui.core.models.backends import KerasBackend, LiteRTBackend
 from fanqc_gui.core.models.fast_model import FAST_TFLITE_FILE, fast_model_usable
@@ -138,19 +138,37 @@ class Predictor:
 
 def expand_paths(items: Iterable[str | Path]) -> list[Path]:
     """Files as given; folders expand to their images, and class folders one level down too."""
+    return collect_images(items)[0]
+
+
+def collect_images(items: Iterable[str | Path]) -> tuple[list[Path], list[SkippedFile]]:
+    """(files as given and the images of the folders given, and their class folders one level down; the
+    image-named entries of those folders that cannot be read -- links to nothing or in a loop, folders, pipes,
+    hidden files -- each with its reason), so that a command names every file it did not judge."""
     out: list[Path] = []
+    skipped: list[SkippedFile] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            direct = list_images(p)
-            out += direct
-            for sub in sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")):
-                out += list_images(sub)
+            for folder in [p] + _class_folders(p):
+                found, left = list_image_files(folder)
+                out += found
+                skipped += left
         elif p.exists():
             out.append(p)
+        elif p.is_symlink():  # a link to nothing, or in a loop: named like the files of a folder
+            skipped.append(SkippedFile(p, "broken link or symbolic link loop; skipped"))
         else:
             raise FileNotFoundError(f"not found: {p}")
-    return out
+    return out, skipped
+
+
+def _class_folders(folder: Path) -> list[Path]:
+    try:
+        return sorted(d for d in folder.iterdir() if not d.name.startswith(".") and d.is_dir()
+                      and not is_image_file(d.name))  # a folder named x.jpg is reported, not entered
+    except OSError:
+        return []
 
 
 def _litert_available() -> bool:

@@ -141,3 +141,11 @@ def test_inspect_of_a_folder_names_every_image_it_could_not_judge(tmp_path, caps
     assert doc["frames"] == 3
     assert {s["file"] for s in doc["skipped_files"]} == {"empty.png", "text.jpg"}
     assert "skipped empty.png" in err and "skipped text.jpg" in err
+
+
+def test_a_file_just_over_the_size_limit_says_by_how_much(tmp_path):
+    """It once read "file too large (268 MB; limit 268 MB)"."""
+    big = tmp_path / "big.jpg"
+    with open(big, "wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)
+    assert f"{MAX_FILE_BYTES + 1:,} bytes" in _try(decode_image, big)
