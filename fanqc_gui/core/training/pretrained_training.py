@@ -4,12 +4,15 @@
 1. Scan (hash every file) and choose the input size: by rule from the images' sizes (backbone/input_size.py)
    or as given; it is stored in the model's preprocessing spec, so every later use resizes alike.
 2. Features of every image and of its orientation variants (backbone/features.py); only images not in
-   the cache are decoded and run.
-3. k-fold on the cached features: each image is scored by a head that never saw it (nor its variants).
+   the cache are decoded and run. Each image's features are the mean over its variants: what the saved
+   model computes (it runs the backbone on the same variants and averages), so the score is the same
+   however the part lies, in training and at the station.
+3. k-fold on the averaged features: each image is scored by a head that never saw it.
    These out-of-fold scores of ALL labelled images choose the threshold (threshold_choice.py) and give
    the validation figures. A head whose loss turns NaN is retried once at a safer setting; a head whose
    scores are the same for every image stops the run with a message: nothing is saved.
-4. The final head on all images, folded into a Dense(1, sigmoid) on the backbone's pooled features.
+4. The final head on all images, folded into a Dense(1, sigmoid) on the backbone's pooled features
+   averaged over the variants.
 
 The listener sees: stages, feature progress as batches of one "epoch", and one EpochMetrics per fold
 (loss on the fold's training images, val_loss on its held-out images). A stop is honoured between feature
@@ -31,7 +34,13 @@ from fanqc_gui.core.dataset.scan import DatasetError, scan_workspace
 from fanqc_gui.core.dataset.workspace import Workspace
 from fanqc_gui.core.imaging import PreprocessSpec, load_for_model
 from fanqc_gui.core.models.backbone import features as feats
-from fanqc_gui.core.models.backbone.classifier import TAP_BLOCKS, build_classifier, build_feature_model, feature_dim
+from fanqc_gui.core.models.backbone.classifier import (
+    MAX_TAP_BLOCKS,
+    TAP_BLOCKS,
+    build_classifier,
+    build_feature_model,
+    feature_dim,
+)
 from fanqc_gui.core.models.backbone.input_size import parse_input_size, sample_sizes, size_by_rule
 from fanqc_gui.core.models.backbone.linear_head import L2, SAFER, HeadFailed, LinearHead, fit_head
 from fanqc_gui.core.models.backbone.weights import DISTRIBUTION, SHA256, VERSION, BackboneError, weights_path
@@ -101,6 +110,7 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
         return TrainResult(None, [], 0, 0, time.perf_counter() - t0, True, problems=report.problems)
     feature_seconds = time.perf_counter() - t_features
     cache.save()
+    x = x.mean(axis=1)  # N x D: each image's features averaged over its orientation variants, as the model does
     problems = report.problems + problems
     for label, label_name in ((0, "GO"), (1, "NG")):
         if np.sum(y == label) < options.folds:
@@ -113,7 +123,7 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
         raise TrainingError("the head gives every image the same score, so it cannot tell GO from NG: nothing was "
                             "saved. Check that the GO and NG folders hold what they should and that the images "
                             "are not blank or identical.")
-    head, final_retry = _fit_safely(_rows(x), np.repeat(y, x.shape[1]))
+    head, final_retry = _fit_safely(x, y)
     retries += final_retry
     listener.on_committed()
     listener.on_stage("Measuring on validation images")
@@ -121,7 +131,7 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
                               scores_from=f"out-of-fold ({options.folds}-fold)")
     validation = compute_metrics(y, oof, choice.threshold).to_dict()
     kernel, bias = head.folded()
-    model = build_classifier(feature_model, kernel, bias)
+    model = build_classifier(feature_model, kernel, bias, variants)
     records = [r for r in report.images if r.path not in {p.path for p in problems}]
     _check_model(model, records, spec, head, x)
     listener.on_stage("Saving model")
@@ -129,7 +139,8 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
               variants, "features_computed": computed, "features_cached": max(0, len(records) - computed),
               "feature_seconds": round(feature_seconds, 2),
               "feature_ms_per_image": round(1000 * feature_seconds / computed, 2) if computed else None,
-              "head": {"kind": "logistic regression on standardised pooled features", "class_weighting": "balanced",
+              "head": {"kind": "logistic regression on standardised pooled features averaged over the orientation "
+                       "variants (the model averages them too)", "class_weighting": "balanced",
                        "l2": SAFER["l2"] if final_retry else L2, "training_loss": head.loss},
               "retries": retries}
     metadata = _metadata(ws, report, options, spec, history, validation, choice, recipe, records, y, oof, name)
@@ -172,10 +183,6 @@ def _extractor(feature_model, cache: feats.FeatureCache):
     return feats.LiteRTFeatures(tflite)
 
 
-def _rows(x: np.ndarray) -> np.ndarray:
-    return x.reshape(-1, x.shape[-1])
-
-
 def _fit_safely(rows: np.ndarray, labels: np.ndarray) -> tuple[LinearHead, list[dict]]:
     """fit_head; after a NaN/infinite loss once more at the safer setting, then a TrainingError."""
     try:
@@ -201,19 +208,18 @@ def fold_of(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 def _out_of_fold(x: np.ndarray, y: np.ndarray, options: TrainOptions, listener: TrainingListener, model
                  ) -> tuple[list[EpochMetrics], np.ndarray, list[dict]]:
-    """Scores of every image by the head trained without it (the image as is, as the station sees it)."""
+    """Scores of every image by the head trained without it (x: N x D, the features the saved model computes)."""
     fold = fold_of(y, options.folds, options.seed)
     oof = np.zeros(len(y), np.float64)
     history: list[EpochMetrics] = []
     retries: list[dict] = []
-    v = x.shape[1]
     for k in range(options.folds):
         start = time.perf_counter()
         train, held = fold != k, fold == k
-        head, retry = _fit_safely(_rows(x[train]), np.repeat(y[train], v))
+        head, retry = _fit_safely(x[train], y[train])
         retries += retry
-        oof[held] = head.scores(x[held, 0])
-        fit_p = head.scores(x[train, 0])
+        oof[held] = head.scores(x[held])
+        fit_p = head.scores(x[train])
         m = EpochMetrics(k + 1, _ce(y[train], fit_p), float(np.mean((fit_p >= 0.5) == (y[train] > 0.5))),
                          _ce(y[held], oof[held]), float(np.mean((oof[held] >= 0.5) == (y[held] > 0.5))),
                          time.perf_counter() - start)
@@ -237,7 +243,7 @@ def _check_model(model, records, spec: PreprocessSpec, head: LinearHead, x: np.n
         return
     batch = np.stack([load_for_model(records[i].path, spec) for i in pick])
     got = import_keras().ops.convert_to_numpy(model(batch, training=False)).reshape(-1)
-    want = head.scores(x[pick, 0])
+    want = head.scores(x[pick])
     diff = float(np.max(np.abs(got - want)))
     if not diff <= MAX_CHECK_DIFF:
         raise TrainingError(f"the assembled model disagrees with its trained head by {diff:.2g} on the training "
@@ -255,7 +261,9 @@ def _metadata(ws: Workspace, report, options: TrainOptions, spec: PreprocessSpec
         "app_version": __version__, "tensorflow_version": tf.__version__, "keras_version": keras.__version__,
         "architecture": ARCHITECTURE, "preset": "pretrained",
         "backbone": {"name": "EfficientNet-Lite0", "weights": f"ImageNet ({DISTRIBUTION} {VERSION})",
-                     "sha256": SHA256, "frozen": True, "features": f"max and mean of blocks {list(TAP_BLOCKS)}",
+                     "sha256": SHA256, "frozen": True,
+                     "features": f"max and mean of blocks {list(TAP_BLOCKS)}, max of blocks "
+                                 f"{list(MAX_TAP_BLOCKS)}, averaged over the orientation variants",
                      "feature_dim": feature_dim()},
         "class_mapping": ws.mapping.to_dict(),
         "preprocessing": spec.to_dict(),

@@ -2,8 +2,10 @@
 and every result is cached on disk by the image's content digest, the preprocessing (input size and
 interpolation), the backbone and the taps. A retrain after adding ten images computes ten images.
 
-Orientation variants (flips and rotations of the resized image) are feature-level augmentation: each is
-one more feature vector of the same part with the same label. How many a run uses follows the data
+Orientation variants (flips and rotations of the resized image): each is one more feature vector of the
+same image; the head trains on their mean, and the saved model computes that same mean (test-time
+averaging inside the one model, classifier.build_classifier), so the score does not depend on how the part
+lies. How many a run uses follows the data
 (`variants_for`): all eight for a few hundred images, fewer as the images grow in number, and only the
 four that keep the shape (flips, half turn) when the input is not square.
 """
@@ -21,10 +23,10 @@ import numpy as np
 from fanqc_gui.core.atomic_io import write_bytes_atomic
 from fanqc_gui.core.dataset.scan import ImageRecord, Problem
 from fanqc_gui.core.imaging import ImageError, PreprocessSpec, decode_image, resize_rgb_uint8, to_model_input
-from fanqc_gui.core.models.backbone.classifier import TAP_BLOCKS, feature_dim
+from fanqc_gui.core.models.backbone.classifier import MAX_TAP_BLOCKS, TAP_BLOCKS, feature_dim
 from fanqc_gui.core.models.backbone.weights import SHA256
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: block 8's maximum added
 VARIANT_NAMES = ("as is", "mirrored left-right", "mirrored top-bottom", "half turn", "quarter turn left",
                  "quarter turn right", "transposed", "anti-transposed")
 SHAPE_KEEPING = 4  # the first four variants keep width and height
@@ -60,7 +62,8 @@ def variants_for(n_images: int, width: int, height: int, setting: str = "auto") 
 
 def cache_key(spec: PreprocessSpec) -> str:
     desc = {"backbone": "efficientnet_lite0", "weights": SHA256[:16], "taps": list(TAP_BLOCKS),
-            "pooling": ["max", "mean"], "spec": spec.to_dict(), "format": FORMAT_VERSION}
+            "pooling": ["max", "mean"], "max_taps": list(MAX_TAP_BLOCKS), "spec": spec.to_dict(),
+            "format": FORMAT_VERSION}
     return hashlib.blake2b(json.dumps(desc, sort_keys=True).encode(), digest_size=8).hexdigest()
 
 

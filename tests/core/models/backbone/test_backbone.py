@@ -183,3 +183,21 @@ def test_a_pickle_with_an_unexpected_storage_reference_is_refused():
     with pytest.raises(LegacyTorchError, match="unexpected storage reference"):
         read_legacy_state_dict(_legacy_file(bad.getvalue()))
     assert struct.calcsize("<q") == 8
+
+
+@needs_tf
+@pytest.mark.parametrize("height, width, variants", [(32, 32, 8), (32, 64, 4)])
+def test_the_models_orientation_views_are_the_variants_the_features_were_computed_on(height, width, variants):
+    """The saved model averages the features of its views, the head trained on the mean of the cached
+    variants' features: the two must be the same images, exactly."""
+    from fanqc_gui.core.models.backbone.classifier import orientation_views
+    from fanqc_gui.core.tf_runtime import import_keras
+
+    keras = import_keras()
+    inputs = keras.Input((height, width, 3))
+    model = keras.Model(inputs, orientation_views(inputs, variants, height, width))
+    img = np.random.default_rng(0).random((2, height, width, 3)).astype(np.float32)
+    views = [keras.ops.convert_to_numpy(v) for v in model(img)]
+    assert len(views) == variants
+    for k, got in enumerate(views):
+        np.testing.assert_array_equal(got, np.stack([variant(i, k) for i in img]))
