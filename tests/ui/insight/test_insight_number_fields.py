@@ -101,5 +101,24 @@ def test_the_settings_dialogs_number_fields_take_typed_values(qtbot, window_part
     qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
     boxes = dialog.findChildren(QAbstractSpinBox)
     assert len(boxes) >= 3
-    assert [p for p in (type_number(qtbot, box) for box in boxes) if p] == []
+    problems, typed = [], 0
+    for box in boxes:
+        _show_its_tab(box)  # the dialog has tabs: a user opens the box's tab before typing into it
+        if not (box.isEnabled() and box.isVisible()):
+            continue  # e.g. Line I/O ports while that output is off: nobody can type there yet
+        problems.append(type_number(qtbot, box))
+        typed += 1
+    assert typed >= 3 and [p for p in problems if p] == []
     dialog.reject()
+
+
+def _show_its_tab(widget) -> None:
+    from PySide6.QtWidgets import QTabWidget
+
+    child, parent = widget, widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QTabWidget):
+            for i in range(parent.count()):
+                if parent.widget(i).isAncestorOf(widget) or parent.widget(i) is child:
+                    parent.setCurrentIndex(i)
+        child, parent = parent, parent.parentWidget()
