@@ -1,8 +1,9 @@
 """Camera-station benchmark: the headless pipeline (read, crop, preprocess, infer, log) on a 640x480 video.
 
-usage: python bench/station.py [--frames 2000] [--cores 2] [--threads 1] [--model MODEL_DIR] [--long N]
+usage: python bench/station.py [--frames 2000] [--cores 2] [--threads 1] [--model MODEL_DIR | --preset P] [--long N]
 
-Writes a demo conveyor video (MJPG, 640x480), uses --model or trains the reference CNN at 80x80 on demo parts,
+Writes a demo conveyor video (MJPG, 640x480), uses --model or trains a model of --preset (reference: the seed's
+CNN at 80x80; pretrained: the ImageNet backbone with its head, at the size its rule picks) on demo parts,
 and runs exactly what `fanqc inspect` runs: a capture thread decoding the
 video, the ROI crop, `imaging.preprocess`, LiteRT, the verdict, capture rules and the SQLite log. The
 process is pinned to --cores CPUs. The same pipeline then runs with `model.predict` for comparison.
@@ -51,8 +52,9 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def make_model(store: ModelStore, model_dir: str | None, tmp: Path):
-    """--model, else the reference CNN at 80x80 trained for a few epochs on demo parts (about half a minute):
+def make_model(store: ModelStore, model_dir: str | None, tmp: Path, preset: str = "reference"):
+    """--model, else a model of `preset` trained on demo parts (the reference CNN at 80x80 for a few epochs,
+    about half a minute):
     a real model, so the station's choice between the fast int8 model and the float one is made on a real
     proof (fast_model.py), as it is for every trained model."""
     if model_dir:
@@ -61,8 +63,8 @@ def make_model(store: ModelStore, model_dir: str | None, tmp: Path):
     from fanqc_gui.core.training.trainer import TrainOptions, train
 
     generate_demo_workspace(tmp / "train-ws", per_class=200, inbox=0, seed=11)
-    result = train(open_workspace(tmp / "train-ws"), store, TrainOptions(preset="reference",
-                                                                         epochs=6), name="bench demo model 80x80",
+    options = TrainOptions(preset="reference", epochs=6) if preset == "reference" else TrainOptions(preset=preset)
+    result = train(open_workspace(tmp / "train-ws"), store, options, name=f"bench demo model ({preset})",
                    use_disk_cache=False)
     return result.model
 
@@ -92,7 +94,9 @@ def main() -> None:
     ap.add_argument("--predict-frames", type=int, default=150)
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="LiteRT threads (the capture thread has its own)")
-    ap.add_argument("--model", help="a model folder (default: an untrained reference CNN at 80x80)")
+    ap.add_argument("--model", help="a model folder (default: a model of --preset trained on demo parts)")
+    ap.add_argument("--preset", default="reference", choices=("reference", "pretrained"),
+                    help="the preset of the model trained when no --model is given")
     ap.add_argument("--long", type=int, default=0, metavar="N", help="also run N frames and report memory growth")
     args = ap.parse_args()
     cpus = pin_cores(args.cores)
@@ -103,7 +107,7 @@ def main() -> None:
         (tmp / "ws").mkdir()
         ws = open_workspace(tmp / "ws")
         store = ModelStore(tmp / "models")
-        info = make_model(store, args.model, tmp)
+        info = make_model(store, args.model, tmp, args.preset)
         video = tmp / "conveyor.avi"
         write_demo_video(video, parts=60, frames_per_part=6, frame_size=(640, 480))  # 360 frames
         settings = StationSettings(roi=PART_ROI)
@@ -155,12 +159,15 @@ def main() -> None:
         predict_p50 = predict_station.latency.percentile(50)
         predict_station.close()
 
-    print(f"station pipeline on a 640x480 MJPG video, ROI {PART_ROI}, model 80x80, cores {cpus or 'all'}")
+    spec, preset = info.preprocess_spec, info.metadata.get("preset", "reference")
+    size = f"{spec.width}x{spec.height}"
+    print(f"station pipeline on a 640x480 MJPG video, ROI {PART_ROI}, model {preset} {size}, "
+          f"cores {cpus or 'all'}")
     print(f"{'':<34}{'frames/s':>10}{'model p50 ms':>14}{'p99 ms':>9}")
     print(f"{'LiteRT (' + backend + f', {args.threads} thread)':<34}{fps:>10.0f}{p50:>14.3f}{p99:>9.3f}")
     print(f"{'LiteRT (float model.tflite)':<34}{float_fps:>10.0f}{float_p50:>14.3f}{'':>9}")
     print(f"{'model.predict':<34}{predict_fps:>10.1f}{predict_p50:>14.3f}{'':>9}")
-    print(f"preprocess (crop -> 80x80 float RGB) p50 {pre_p50:.3f} ms; model latency = the LiteRT call alone")
+    print(f"preprocess (crop -> {size} float RGB) p50 {pre_p50:.3f} ms; model latency = the LiteRT call alone")
     print(f"{n} frames judged, {logged} logged, {saved} NG crops saved (rate-limited); "
           f"speed-up {fps / predict_fps:.0f}x")
     for k, v in long_report.items():
@@ -170,7 +177,7 @@ def main() -> None:
                       "preprocess_p50_ms": round(pre_p50, 3),
                       "predict_latency_p50_ms": round(predict_p50, 3), "backend": backend,
                       "float_fps": round(float_fps, 1), "float_latency_p50_ms": round(float_p50, 3),
-                      "cores": len(cpus) or os.cpu_count(),
+                      "cores": len(cpus) or os.cpu_count(), "preset": preset, "input": size,
                       "litert_threads": args.threads, **long_report}))
 
 

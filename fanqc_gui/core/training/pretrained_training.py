@@ -6,7 +6,8 @@
 2. Features of every image and of its orientation variants (backbone/features.py); only images not in
    the cache are decoded and run. Each image's features are the mean over its variants: what the saved
    model computes (it runs the backbone on the same variants and averages), so the score is the same
-   however the part lies, in training and at the station.
+   however the part lies, in training and at the station. Under "auto" the run keeps the fewest views
+   that lose no out-of-fold ROC AUC (`fewest_views`): every view costs one backbone run per station frame.
 3. k-fold on the averaged features: each image is scored by a head that never saw it.
    These out-of-fold scores of ALL labelled images choose the threshold (threshold_choice.py) and give
    the validation figures. A head whose loss turns NaN is retried once at a safer setting; a head whose
@@ -44,7 +45,7 @@ from fanqc_gui.core.models.backbone.classifier import (
 from fanqc_gui.core.models.backbone.input_size import parse_input_size, sample_sizes, size_by_rule
 from fanqc_gui.core.models.backbone.linear_head import L2, SAFER, HeadFailed, LinearHead, fit_head
 from fanqc_gui.core.models.backbone.weights import DISTRIBUTION, SHA256, VERSION, BackboneError, weights_path
-from fanqc_gui.core.models.evaluation import compute_metrics
+from fanqc_gui.core.models.evaluation import compute_metrics, roc_auc
 from fanqc_gui.core.models.export import keras_to_tflite
 from fanqc_gui.core.models.model_store import ModelStore, now_iso
 from fanqc_gui.core.models.threshold_choice import choose_threshold
@@ -65,6 +66,7 @@ ARCHITECTURE = "efficientnet_lite0"
 CONSTANT_SPREAD = 1e-6  # out-of-fold scores spread less than this: the head says the same for every image
 CHECK_IMAGES = 4  # images the saved Keras model is checked on against the head's own scores
 MAX_CHECK_DIFF = 1e-3
+VIEWS_AUC_TOLERANCE = 0.002  # fewer orientation views are kept when they lose no more out-of-fold ROC AUC
 
 
 def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, listener: TrainingListener,
@@ -110,11 +112,15 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
         return TrainResult(None, [], 0, 0, time.perf_counter() - t0, True, problems=report.problems)
     feature_seconds = time.perf_counter() - t_features
     cache.save()
-    x = x.mean(axis=1)  # N x D: each image's features averaged over its orientation variants, as the model does
     problems = report.problems + problems
     for label, label_name in ((0, "GO"), (1, "NG")):
         if np.sum(y == label) < options.folds:
             raise DatasetError(f"too few readable {label_name} images for {options.folds}-fold training")
+    views_auc: dict[str, float] = {}
+    if options.orientation_variants == "auto" and variants > 1:
+        listener.on_stage("Choosing how many orientations the model looks at")
+        variants, views_auc = fewest_views(x, y, options)
+    x = x[:, :variants].mean(axis=1)  # N x D: each image's features averaged over its views, as the model does
     listener.on_stage("Training")
     history, oof, retries = _out_of_fold(x, y, options, listener, feature_model)
     if len(history) < options.folds:  # stopped: without every fold's scores there is no honest threshold
@@ -136,7 +142,7 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
     _check_model(model, records, spec, head, x)
     listener.on_stage("Saving model")
     recipe = {"input_size_used": f"{width}x{height}", "input_size_rule": size_rule, "orientation_variants_used":
-              variants, "features_computed": computed, "features_cached": max(0, len(records) - computed),
+              variants, "orientation_views_oof_auc": views_auc, "features_computed": computed, "features_cached": max(0, len(records) - computed),
               "feature_seconds": round(feature_seconds, 2),
               "feature_ms_per_image": round(1000 * feature_seconds / computed, 2) if computed else None,
               "head": {"kind": "logistic regression on standardised pooled features averaged over the orientation "
@@ -204,6 +210,34 @@ def fold_of(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
         idx = np.flatnonzero(y == label)
         out[idx[rng.permutation(len(idx))]] = np.arange(len(idx)) % folds
     return out
+
+
+def fewest_views(x: np.ndarray, y: np.ndarray, options: TrainOptions) -> tuple[int, dict[str, float]]:
+    """How many of the computed orientation views (1, 2, 4, ... x.shape[1]) the model averages: the fewest
+    whose out-of-fold ROC AUC is within VIEWS_AUC_TOLERANCE of the best. Each view is one more backbone run
+    per frame at the station, so a part that looks the same however it lies gets one view (fast), and a part
+    that needs the turns to be judged (a screw in any rotation) gets them all. Heads only: the features are
+    already computed, so this costs a fraction of a second."""
+    fold = fold_of(y, options.folds, options.seed)
+    aucs: dict[int, float] = {}
+    count = 1
+    while count <= x.shape[1]:
+        rows = x[:, :count].mean(axis=1)
+        oof = np.zeros(len(y), np.float64)
+        for k in range(options.folds):
+            try:
+                head, _ = _fit_safely(rows[fold != k], y[fold != k])
+            except TrainingError:  # this many views cannot be judged; the others still can
+                break
+            oof[fold == k] = head.scores(rows[fold == k])
+        else:
+            aucs[count] = roc_auc(y, oof) or 0.0
+        count *= 2
+    if not aucs:
+        return x.shape[1], {}
+    best = max(aucs.values())
+    chosen = min(c for c, auc in aucs.items() if auc >= best - VIEWS_AUC_TOLERANCE)
+    return chosen, {str(c): round(auc, 4) for c, auc in aucs.items()}
 
 
 def _out_of_fold(x: np.ndarray, y: np.ndarray, options: TrainOptions, listener: TrainingListener, model

@@ -85,8 +85,9 @@ class TrainingOptionsForm(QWidget):
                                             "each side a multiple of 32.")
         self.folds = _spin(2, 20, "The threshold is chosen on out-of-fold scores: each image is scored by a head "
                                   "trained without it. More folds: a little slower, steadier threshold.")
-        self.orientation = _combo(ORIENTATION_CHOICES, "Flipped and turned copies of each image as extra examples "
-                                                       "(automatic: when the parts may lie either way).")
+        self.orientation = _combo(ORIENTATION_CHOICES, "The model looks at each image also flipped and turned and "
+                                                       "averages (automatic: as many as help on these images; "
+                                                       "each one costs the station time per frame).")
         self.epochs = _spin(0, 500, "How many passes over the training images. The first two visit every image; "
                                     "later ones visit the share set below. Automatic: more epochs on fewer "
                                     "images, so that a small set still gets enough learning steps.")

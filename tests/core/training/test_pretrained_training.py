@@ -77,7 +77,13 @@ def test_run_saves_one_model_with_the_preset_geometry_and_an_out_of_fold_thresho
     assert (meta["preprocessing"]["width"], meta["preprocessing"]["height"]) == (96, 64)
     assert meta["input_size"] == [64, 96, 3]
     assert meta["training"]["input_size_used"] == "96x64" and meta["training"]["input_size_rule"] == "chosen"
-    assert meta["training"]["orientation_variants_used"] == 4  # not square: flips and the half turn only
+    # Not square: the flips and the half turn at most; "auto" keeps the fewest views that lose no AUC.
+    views_auc = meta["training"]["orientation_views_oof_auc"]
+    assert set(views_auc) == {"1", "2", "4"}
+    used = meta["training"]["orientation_variants_used"]
+    assert views_auc[str(used)] >= max(views_auc.values()) - pretrained_training.VIEWS_AUC_TOLERANCE
+    assert all(views_auc[str(c)] < max(views_auc.values()) - pretrained_training.VIEWS_AUC_TOLERANCE
+               for c in (1, 2, 4) if c < used)
     choice = meta["threshold_choice"]
     assert choice["scores"].startswith("out-of-fold") and choice["n_go"] + choice["n_ng"] == 48
     assert meta["threshold"] == choice["threshold"] and 0 <= meta["threshold"] <= 1
@@ -160,7 +166,8 @@ def test_a_head_whose_loss_explodes_is_retried_at_the_safer_setting(demo_workspa
 
     monkeypatch.setattr(pretrained_training, "fit_head", explodes_once)
     skip_conversion(monkeypatch)
-    result = train(open_workspace(demo_workspace), ModelStore(tmp_path / "models"), _options())
+    result = train(open_workspace(demo_workspace), ModelStore(tmp_path / "models"),
+                   _options(orientation_variants="on"))  # "auto" would fit heads to choose the views first
     retries = result.model.metadata["training"]["retries"]
     assert retries == [{"reason": "the head's loss became nan after 400 steps", "retried_with": linear_head.SAFER}]
     assert calls[1] == linear_head.SAFER
@@ -216,3 +223,26 @@ def test_cli_trains_the_preset_and_says_an_impossible_size_in_one_line(demo_work
     assert main(["train", str(demo_workspace), "--preset", "pretrained", "--image-size", "70", "--models", models]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "multiple of 32" in err[0]
+
+
+def _views(n: int, informative: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """N x 4 views x 6 features: the class shows (noisily) only in the `informative` views."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0.0, 1.0], n // 2)
+    x = rng.normal(size=(n, 4, 6))
+    for v in informative:
+        x[:, v, :2] += 1.5 * y[:, None]
+    return x, y
+
+
+def test_auto_keeps_one_view_when_the_part_looks_the_same_however_it_lies():
+    x, y = _views(120, informative=(0, 1, 2, 3))
+    x[:, 1:] = x[:, :1]  # every view sees the same thing
+    chosen, aucs = pretrained_training.fewest_views(x, y, _options())
+    assert chosen == 1 and set(aucs) == {"1", "2", "4"}
+
+
+def test_auto_keeps_the_views_that_carry_the_defects():
+    x, y = _views(120, informative=(1,))  # only the mirrored view shows the defect
+    chosen, aucs = pretrained_training.fewest_views(x, y, _options())
+    assert chosen == 2 and aucs["1"] < 0.75 < aucs["2"]

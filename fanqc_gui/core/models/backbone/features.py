@@ -5,9 +5,10 @@ interpolation), the backbone and the taps. A retrain after adding ten images com
 Orientation variants (flips and rotations of the resized image): each is one more feature vector of the
 same image; the head trains on their mean, and the saved model computes that same mean (test-time
 averaging inside the one model, classifier.build_classifier), so the score does not depend on how the part
-lies. How many a run uses follows the data
+lies. How many a run computes follows the data
 (`variants_for`): all eight for a few hundred images, fewer as the images grow in number, and only the
-four that keep the shape (flips, half turn) when the input is not square.
+four that keep the shape (flips, half turn) when the input is not square; of those, the model keeps the
+fewest that lose no accuracy (pretrained_training.fewest_views), since each costs the station one backbone run.
 """
 from __future__ import annotations
 
