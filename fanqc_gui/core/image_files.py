@@ -34,6 +34,16 @@ class SkippedFile:
     reason: str
 
 
+def readable_name(name: str) -> str:
+    """name for the screen: a file name that is not UTF-8 (escaped bytes, which Qt would drop) with each
+    undecodable byte shown as the replacement character."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "replace")
+
+
 def list_image_files(folder: str | Path, inside: str | Path | None = None) -> tuple[list[Path], list[SkippedFile]]:
     """(usable image files directly in folder, sorted by name; the image-named entries skipped, with why).
 

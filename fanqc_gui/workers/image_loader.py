@@ -36,7 +36,7 @@ def load_image(path: str) -> LoadedImage:
 
 class ImageLoader(QObject):
     image_loaded = Signal(object)  # LoadedImage
-    image_failed = Signal(str, str)  # path, reason
+    image_failed = Signal(object, str)  # path (str; object keeps a name that is not UTF-8), reason
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)

@@ -11,53 +11,30 @@ worker's thread and never leaves it. A cancelled run still delivers the rows pre
 """
 from __future__ import annotations
 
-import threading
 import time
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import Signal
 
 from fanqc_gui.core.dataset.workspace import Workspace
 from fanqc_gui.core.insight.workspace_predictions import predict_workspace
 from fanqc_gui.core.models.inference import Predictor
 from fanqc_gui.core.models.model_store import ModelInfo, ModelStore
+from fanqc_gui.workers.run_once import RunOnceWorker, first_line
 
 PROGRESS_SIGNALS_PER_S = 20
 
 
-class PredictionWorker(QObject):
+class PredictionWorker(RunOnceWorker):
     progressed = Signal(int, int)  # images done, total
     predictions_ready = Signal(object)  # WorkspacePredictions (complete or, after a stop, partial)
     prediction_failed = Signal(str)
-    run_ended = Signal()  # after either of the two above; the thread is finishing
 
     def __init__(self, workspace: Workspace, info: ModelInfo, store: ModelStore | None = None):
-        super().__init__()
+        super().__init__("fanqc-predictions")
         self.workspace = workspace
         self.info = info
         self._store = store
-        self._stop = threading.Event()
         self._last_progress = 0.0
-        self._thread = QThread()
-        self._thread.setObjectName("fanqc-predictions")
-        self.moveToThread(self._thread)
-        self._thread.started.connect(self._run)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def is_running(self) -> bool:
-        return self._thread.isRunning()
-
-    def request_stop(self) -> None:
-        """Thread-safe: end the run after the current batch."""
-        self._stop.set()
-
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    def wait(self, timeout_ms: int = -1) -> bool:
-        """Wait for the thread to end (True) or timeout_ms to pass (False). Never terminates it."""
-        return self._thread.wait() if timeout_ms < 0 else self._thread.wait(timeout_ms)
 
     def _progress(self, done: int, total: int) -> None:
         now = time.monotonic()
@@ -65,25 +42,17 @@ class PredictionWorker(QObject):
             self._last_progress = now
             self.progressed.emit(done, total)
 
-    @Slot()
-    def _run(self) -> None:
-        try:
-            predictor = Predictor(self.info, store=self._store)
-            result = predict_workspace(self.workspace, predictor, self._progress, self._stop.is_set)
-        except (ValueError, RuntimeError) as exc:  # ModelStoreError, TensorFlowMissing, bad metadata
-            self.prediction_failed.emit(_first_line(exc) or type(exc).__name__)
-        except OSError as exc:
-            self.prediction_failed.emit(f"cannot read files: {exc.strerror or exc}")
-        except Exception as exc:  # anything else still belongs on the page, with its type
-            self.prediction_failed.emit(f"prediction failed unexpectedly: {type(exc).__name__}: {exc}")
-        else:
-            self.predictions_ready.emit(result)
-        finally:
-            self.run_ended.emit()
-            self.moveToThread(QCoreApplication.instance().thread())
-            self._thread.quit()
+    def work(self) -> None:
+        predictor = Predictor(self.info, store=self._store)
+        self.predictions_ready.emit(predict_workspace(self.workspace, predictor, self._progress,
+                                                      self.stop_requested))
 
+    def describe(self, exc: Exception) -> str:
+        if isinstance(exc, (ValueError, RuntimeError)):  # ModelStoreError, TensorFlowMissing, bad metadata
+            return first_line(exc) or type(exc).__name__
+        if isinstance(exc, OSError):
+            return f"cannot read files: {exc.strerror or exc}"
+        return f"prediction failed unexpectedly: {type(exc).__name__}: {exc}"
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else ""
+    def failed(self, message: str) -> None:
+        self.prediction_failed.emit(message)

@@ -121,7 +121,7 @@ class _DecodeThread(QThread):
 class ThumbnailLoader(QObject):
     """Thumbnails for many views, decoded by a few threads, cached in a bounded LRU."""
 
-    thumbnails_ready = Signal(list)  # paths whose Thumbnail (image or failure reason) is now cached
+    thumbnails_ready = Signal(object)  # list of paths whose Thumbnail is now cached (object: names stay exact)
 
     def __init__(self, parent: QObject | None = None, size: int = THUMB_SIZE,
                  cache_bytes: int = DEFAULT_CACHE_BYTES, threads: int | None = None):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import Signal
 
 from fanqc_gui.core.dataset.workspace import Workspace
 from fanqc_gui.core.errors import FanQCError
@@ -26,6 +26,7 @@ from fanqc_gui.core.models.model_store import ModelStore
 from fanqc_gui.core.training.engine_process import EngineProcess
 from fanqc_gui.core.training.engine_protocol import Event, Job
 from fanqc_gui.core.training.trainer import TrainOptions, TrainResult
+from fanqc_gui.workers.run_once import RunOnceWorker
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class StoppedRun:
     saved: bool
 
 
-class TrainingWorker(QObject):
+class TrainingWorker(RunOnceWorker):
     stage_changed = Signal(str)
     decode_progressed = Signal(int, int)  # done, total
     batch_progressed = Signal(object)  # BatchProgress, at most 20 per second plus each epoch's last batch
@@ -51,21 +52,15 @@ class TrainingWorker(QObject):
     training_failed = Signal(str)  # reason in plain words
     comparison_ready = Signal(object)  # core.training.model_comparison.Comparison, after a saved model
     comparison_failed = Signal(str)
-    run_ended = Signal()  # after any of the three outcomes; the thread is finishing
 
     def __init__(self, engine: EngineProcess, workspace: Workspace, store: ModelStore,
                  options: TrainOptions | AnomalyOptions, name: str | None = None, compare: bool = True):
-        super().__init__()
+        super().__init__("fanqc-training")
         self._engine = engine
         self._kind = Job.TRAIN_ANOMALY if isinstance(options, AnomalyOptions) else Job.TRAIN
         self._job = {"workspace": workspace, "store_root": store.root, "options": options, "name": name,
                      "compare": compare}
         self._job_id = engine.new_job_id()
-        self._stop_requested = False
-        self._thread = QThread()
-        self._thread.setObjectName("fanqc-training")
-        self.moveToThread(self._thread)
-        self._thread.started.connect(self._run)
         self._relays = {
             Event.STAGE: self.stage_changed.emit,
             Event.DECODE: lambda d: self.decode_progressed.emit(*d),
@@ -77,27 +72,14 @@ class TrainingWorker(QObject):
         self._last_epoch = 0
         self._last_stage = ""
 
-    def start(self) -> None:
-        self._thread.start()
-
     @property
     def is_anomaly(self) -> bool:
         return self._kind == Job.TRAIN_ANOMALY
 
-    def is_running(self) -> bool:
-        return self._thread.isRunning()
-
     def request_stop(self, save_best: bool = False) -> None:
         """Thread-safe: end the run after the current batch; keep the best model so far only if save_best."""
-        self._stop_requested = True
+        super().request_stop()
         self._engine.request_stop(self._job_id, save_best)
-
-    def stop_requested(self) -> bool:
-        return self._stop_requested
-
-    def wait(self, timeout_ms: int = -1) -> bool:
-        """Wait for the thread to end (True) or for timeout_ms to pass (False). Never terminates it."""
-        return self._thread.wait() if timeout_ms < 0 else self._thread.wait(timeout_ms)
 
     def _on_engine_event(self, name: str, data) -> None:
         name = Event(name)
@@ -113,27 +95,25 @@ class TrainingWorker(QObject):
         if (relay := self._relays.get(name)) is not None:
             relay(data)
 
-    @Slot()
-    def _run(self) -> None:
-        try:
-            result = self._engine.run(self._kind, self._on_engine_event, job_id=self._job_id, **self._job)
-        except (FanQCError, ValueError) as exc:  # the user's: its message says what to do
-            self.training_failed.emit(str(exc))
-        except OSError as exc:
-            self.training_failed.emit(f"cannot read or write files: {exc.strerror or exc}")
-        except Exception as exc:  # anything else still belongs in the page, with its type
-            self.training_failed.emit(f"training failed unexpectedly: {type(exc).__name__}: {exc}")
+    def work(self) -> None:
+        result = self._engine.run(self._kind, self._on_engine_event, job_id=self._job_id, **self._job)
+        if result is None:
+            self.training_stopped.emit(StoppedRun(None, False))
+        elif result.stopped:
+            self.training_stopped.emit(StoppedRun(result, result.model is not None))
         else:
-            if result is None:
-                self.training_stopped.emit(StoppedRun(None, False))
-            elif result.stopped:
-                self.training_stopped.emit(StoppedRun(result, result.model is not None))
-            else:
-                self.training_finished.emit(result)
-        finally:
-            for name, data in self._after_result:
-                (self.comparison_ready if name == Event.COMPARISON else self.comparison_failed).emit(data)
-            self.run_ended.emit()
-            # Back to the GUI thread, which owns (and eventually deletes) this object; then end the thread.
-            self.moveToThread(QCoreApplication.instance().thread())
-            self._thread.quit()
+            self.training_finished.emit(result)
+
+    def describe(self, exc: Exception) -> str:
+        if isinstance(exc, (FanQCError, ValueError)):  # the user's: its whole message says what to do
+            return str(exc)
+        if isinstance(exc, OSError):
+            return f"cannot read or write files: {exc.strerror or exc}"
+        return f"training failed unexpectedly: {type(exc).__name__}: {exc}"
+
+    def failed(self, message: str) -> None:
+        self.training_failed.emit(message)
+
+    def finishing(self) -> None:
+        for name, data in self._after_result:
+            (self.comparison_ready if name == Event.COMPARISON else self.comparison_failed).emit(data)

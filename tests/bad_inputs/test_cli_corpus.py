@@ -130,15 +130,6 @@ def test_inspect_runs_cleanly(inspections):
         run.assert_clean(0)
 
 
-def _inspect_xfail(kind):
-    if kind.listing:  # the station's folder source lists with scan.list_images, which drops these unsaid
-        return pytest.param(kind, id=kind.id, marks=pytest.mark.xfail(
-            strict=True, reason="core/station/camera_sources.py ImageFolderSource lists the folder with "
-                                "list_images: links, folders, pipes and hidden files are dropped without a word"))
-    return pytest.param(kind, id=kind.id)
-
-
-@pytest.mark.parametrize("kind", [_inspect_xfail(k) for k in KINDS if k.id != "same_image_in_go_and_ng"])
 def test_inspect_names_each_kind(kind, inspections, corpus_workspace):
     from corpus import place
 

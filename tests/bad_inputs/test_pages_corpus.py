@@ -98,12 +98,6 @@ def dataset_snapshot(qapp, workspace_copy):
     return _dataset_snapshot(qapp, workspace_copy)
 
 
-NON_UTF8 = pytest.mark.xfail(strict=True, reason="ui/dataset/thumbnail_list_model.py keeps paths in a "
-                                                  "QStringListModel: a file name that is not UTF-8 loses its "
-                                                  "undecodable bytes in Qt, row_of() then raises KeyError and the "
-                                                  "pane cannot select it or its neighbours")
-
-
 @pytest.mark.parametrize("kind", [k for k in KINDS if not isinstance(k.name, bytes)],
                          ids=[k.id for k in KINDS if not isinstance(k.name, bytes)])
 def test_dataset_page_shows_each_kind_or_its_reason(kind, dataset_snapshot, workspace_copy):
@@ -158,7 +152,6 @@ def test_insight_page_judges_each_kind_or_gives_its_reason(kind, insight_rows, w
     assert p_ng is None and kind.reason in error.lower(), error
 
 
-@NON_UTF8
 def test_dataset_page_selects_names_that_are_not_utf8(qapp, tmp_path):
     """Linux file names are bytes: one that is not UTF-8 is listed, and it and its neighbours can be selected."""
     from corpus import KIND_BY_ID, write_good_images

@@ -20,8 +20,8 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fanqc_gui.core.dataset.scan import list_images  # noqa: E402
 from fanqc_gui.core.errors import FanQCError
+from fanqc_gui.core.image_files import list_image_files
 from fanqc_gui.core.imaging import ImageError, decode_image, is_image_file  # noqa: E402
 from fanqc_gui.core.station.secret_redaction import redact_text, redact_url  # noqa: E402
 
@@ -218,7 +218,10 @@ class ImageFolderSource(FrameSource):
         folder = Path(self.spec.target)
         if not folder.is_dir():
             raise SourceError(f"image folder not found: {folder}")
-        self._paths = list_images(folder)
+        # Entries named like images that cannot be judged (links to nothing or in a loop, folders, pipes,
+        # hidden files) are named with their reason, as every other command names them.
+        self._paths, left_out = list_image_files(folder)
+        self.skipped = [(s.path.name, s.reason) for s in left_out][:100]
         if not self._paths:
             raise SourceError(f"no images in folder {folder}")
         self._next = 0

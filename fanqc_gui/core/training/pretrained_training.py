@@ -142,7 +142,8 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
     _check_model(model, records, spec, head, x)
     listener.on_stage("Saving model")
     recipe = {"input_size_used": f"{width}x{height}", "input_size_rule": size_rule, "orientation_variants_used":
-              variants, "orientation_views_oof_auc": views_auc, "features_computed": computed, "features_cached": max(0, len(records) - computed),
+              variants, "orientation_views_oof_auc": views_auc, "features_computed": computed,
+              "features_cached": max(0, len(records) - computed),
               "feature_seconds": round(feature_seconds, 2),
               "feature_ms_per_image": round(1000 * feature_seconds / computed, 2) if computed else None,
               "head": {"kind": "logistic regression on standardised pooled features averaged over the orientation "

@@ -47,7 +47,7 @@ class TrainOptions:
     max_false_reject: float = DEFAULT_MAX_FALSE_REJECT  # good parts the stored threshold may reject
     # "pretrained": EfficientNet-Lite0 features + a trained head (pretrained_training.py), which uses the
     # options below and interpolation, seed, targets; "reference": the seed's CNN with the options above.
-    preset: str = "reference"
+    preset: str = "pretrained"
     input_size: str = "auto"  # pretrained: "auto" (by rule from the images' sizes), "N" or "WxH"
     orientation_variants: str = "auto"  # pretrained: flips/turns as extra features: "auto", "on", "off"
     folds: int = 5  # pretrained: the k-fold whose out-of-fold scores choose the threshold

@@ -8,6 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QVBoxLayout, QWidget
 
+from fanqc_gui.core.image_files import readable_name
 from fanqc_gui.ui.dataset.thumbnail_list_model import human_size
 from fanqc_gui.workers.image_loader import ImageLoader, LoadedImage
 
@@ -180,7 +181,7 @@ class ImagePreview(QFrame):
             self.canvas.set_image(None, "Select an image to see it here")
             return
         p = Path(path)
-        self._fields["Name"].setText(p.name)
+        self._fields["Name"].setText(readable_name(p.name))
         self._fields["Class"].setText(class_name)
         try:
             st = p.stat()
@@ -199,7 +200,7 @@ class ImagePreview(QFrame):
         self._fields["Resolution"].setText(f"{loaded.width} × {loaded.height} px")
         self.canvas.set_image(loaded.image)
 
-    @Slot(str, str)
+    @Slot(object, str)
     def _on_loader_image_failed(self, path: str, reason: str) -> None:
         if path != self._path:
             return

@@ -6,6 +6,10 @@ overrides of those would cost tens of milliseconds per keyboard move. Python kee
 (FileEntry) and does the sorting and filtering itself (a QSortFilterProxyModel would call back into Python
 for every comparison). Changes arrive as listings from the folder lister or as the move engine's results,
 and are applied as row inserts/removals so the selection and the scroll position survive.
+
+File names are bytes on Linux: one that is not UTF-8 reaches Python with escaped bytes (lone surrogates),
+which Qt would silently drop. Such a path is kept in the list as a stand-in Qt can hold (`_qt_row`), and
+every path leaving the model (path_at, paths, PATH_ROLE) is the real one.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from PySide6.QtCore import QMimeData, QModelIndex, QObject, QStringListModel, Qt
 from fanqc_gui.core.dataset.folder_listing import FileEntry, FolderListing
 from fanqc_gui.workers.thumbnail_loader import Thumbnail, ThumbnailLoader
 
-PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the file's path (str)
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the file's path (str; with its escaped bytes: read it in Python)
 _EDIT = Qt.ItemDataRole.EditRole  # where QStringListModel keeps the path
 _RESET_ABOVE = 800  # more changes than this at once: reset the model instead of row by row
 
@@ -45,6 +49,7 @@ class ThumbnailModel(QStringListModel):
         self.key = key
         self._loader = loader
         self._all: dict[str, FileEntry] = {}
+        self._real: dict[str, str] = {}  # stand-in row text -> path, for the paths Qt cannot hold
         self._signatures: set[tuple[str, int, int]] = set()  # of self._all, for cheap listing diffs
         self._order = SortOrder.NAME
         self._key = _sort_key(self._order)
@@ -57,11 +62,11 @@ class ThumbnailModel(QStringListModel):
     # --- Qt model interface (rowCount and index stay in C++) ---
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(super().data(index, _EDIT))
+            return os.path.basename(super().data(index, _EDIT).split("\0", 1)[0])
         if role == PATH_ROLE:
-            return super().data(index, _EDIT)
+            return self.path_at(index.row())
         if role == Qt.ItemDataRole.ToolTipRole:
-            e = self._all.get(super().data(index, _EDIT))
+            e = self._all.get(self.path_at(index.row()))
             return self._tooltip(e) if e else ""
         return None
 
@@ -91,13 +96,15 @@ class ThumbnailModel(QStringListModel):
         return self._order
 
     def path_at(self, row: int) -> str:
-        return super().data(self.index(row), _EDIT)
+        text = super().data(self.index(row), _EDIT)
+        return self._real.get(text, text) if self._real else text
 
     def entry(self, row: int) -> FileEntry:
         return self._all[self.path_at(row)]
 
     def paths(self) -> list[str]:
-        return self.stringList()
+        rows = self.stringList()
+        return [self._real.get(t, t) for t in rows] if self._real else rows
 
     def row_of(self, path: str) -> int | None:
         """The row showing path (a binary search on the sort key), or None if absent or filtered out."""
@@ -159,7 +166,7 @@ class ThumbnailModel(QStringListModel):
             if self._matches(e):
                 pos = self._search(self._key(e), before_equal=False)
                 self.insertRows(pos, 1)
-                super().setData(self.index(pos), e.path, _EDIT)
+                super().setData(self.index(pos), self._qt_row(e.path), _EDIT)
         if entries:
             self._emit_counts()
 
@@ -215,8 +222,23 @@ class ThumbnailModel(QStringListModel):
                            reverse=self._descending)
             rows = [e.path for e in shown]
         self._wanted.clear()
-        self.setStringList(rows)  # one reset, in C++
+        self._real = {}
+        self.setStringList([self._qt_row(p) for p in rows])  # one reset, in C++
         self._emit_counts()
+
+    def _qt_row(self, path: str) -> str:
+        """path as the list's row text: itself, or for a name that is not UTF-8 a stand-in Qt can hold (the
+        readable name, then NUL, which no path contains, and the raw bytes in hex, so stand-ins never clash)."""
+        if path.isascii():
+            return path
+        try:
+            path.encode("utf-8")
+            return path
+        except UnicodeEncodeError:
+            raw = os.fsencode(path)
+            text = f"{raw.decode('utf-8', 'replace')}\0{raw.hex()}"
+            self._real[text] = path
+            return text
 
     def _matches(self, e: FileEntry) -> bool:
         f = self._filter
@@ -259,7 +281,7 @@ class ThumbnailModel(QStringListModel):
     def _on_flush_timeout(self) -> None:
         self._loader.request(self.key, list(self._wanted.items()))
 
-    @Slot(list)
+    @Slot(object)
     def _on_loader_thumbnails_ready(self, paths: list) -> None:
         for p in paths:
             if p in self._all:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from fanqc_gui.ui.dataset.thumbnail_delegate import ThumbnailDelegate
-from fanqc_gui.ui.dataset.thumbnail_list_model import PATH_ROLE, SortOrder, ThumbnailModel
+from fanqc_gui.ui.dataset.thumbnail_list_model import SortOrder, ThumbnailModel
 from fanqc_gui.workers.thumbnail_loader import ThumbnailLoader
 
 # Keys the grid handles itself (QListView), for Help > Keyboard shortcuts.
@@ -174,7 +174,7 @@ class ThumbnailView(QListView):
 class ThumbnailPane(QFrame):
     files_dropped = Signal(list)  # local paths dropped on this pane
     activated = Signal()  # the grid got the keyboard focus
-    current_changed = Signal(str)  # path of the current image, "" when none
+    current_changed = Signal(object)  # path (str) of the current image, "" when none; object: keeps undecodable names
 
     def __init__(self, key: str, title: str, loader: ThumbnailLoader, parent: QWidget | None = None):
         super().__init__(parent)
@@ -246,7 +246,7 @@ class ThumbnailPane(QFrame):
 
     def current_path(self) -> str:
         idx = self.view.currentIndex()
-        return idx.data(PATH_ROLE) if idx.isValid() else ""
+        return self.model.path_at(idx.row()) if idx.isValid() else ""
 
     def select_row(self, row: int) -> None:
         """Make row (clamped to the grid) the current and only selected image."""
@@ -306,4 +306,4 @@ class ThumbnailPane(QFrame):
 
     @Slot(QModelIndex, QModelIndex)
     def _on_view_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.current_changed.emit(current.data(PATH_ROLE) if current.isValid() else "")
+        self.current_changed.emit(self.model.path_at(current.row()) if current.isValid() else "")

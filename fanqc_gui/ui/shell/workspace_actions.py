@@ -81,7 +81,7 @@ class WorkspaceActions(QObject):
         """Generate the demo workspace in the background; it opens when ready."""
         root = demo_workspace_dir()
         self.window.show_status(f"Creating the demo workspace in {root} (a few seconds)…")
-        self.demo_builder = DemoBuilder(root, self, **options)
+        self.demo_builder = DemoBuilder(root, **options)
         self.demo_builder.demo_ready.connect(self._on_demo_ready)
         self.demo_builder.demo_failed.connect(self.window.show_status)
         self.demo_builder.start()

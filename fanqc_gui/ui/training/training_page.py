@@ -54,6 +54,7 @@ class TrainingPage(QWidget):
         self._worker: TrainingWorker | None = None
         self._epochs_done = 0  # of the current attempt: as many as the curves' points and the log's last lines
         self._planned_epochs = 0  # 0 while unknown (the engine plans them when the epochs follow the data)
+        self._run_keeps_best = True  # the run has epochs and a best model a stop can keep (reference preset)
         self._outcome = ""  # how the last run ended, in words
         self._stop_dialog: StopDialog | None = None
         self._close_dialog: CloseDialog | None = None
@@ -151,7 +152,8 @@ class TrainingPage(QWidget):
         while the question is open; when it ends first, the question closes and the window stays open."""
         if not self.is_training():
             return True
-        dialog = self._close_dialog = CloseDialog(self, self._epochs_done, self._planned_epochs)
+        dialog = self._close_dialog = CloseDialog(self, self._epochs_done, self._planned_epochs,
+                                                  self._run_keeps_best)
         try:
             dialog.exec()
             return dialog.accepted_close()  # False when the run ended first and closed the question
@@ -187,6 +189,7 @@ class TrainingPage(QWidget):
         anomaly = self.options_form.is_anomaly()
         self._epochs_done = 0
         self._planned_epochs = 0 if anomaly else options.epochs or 0
+        self._run_keeps_best = not anomaly and options.preset == "reference"  # epochs, with a best model
         self._outcome = ""
         self.progress.start(options)
         self.plots.clear(None if anomaly else options.epochs)
@@ -219,7 +222,7 @@ class TrainingPage(QWidget):
         it) and its answer is read when given (_on_stop_dialog_finished)."""
         if not self.is_training() or self._stop_dialog is not None:
             return
-        dialog = self._stop_dialog = StopDialog(self, self._epochs_done, self._planned_epochs)
+        dialog = self._stop_dialog = StopDialog(self, self._epochs_done, self._planned_epochs, self._run_keeps_best)
         dialog.finished.connect(self._on_stop_dialog_finished)
         dialog.open()
 

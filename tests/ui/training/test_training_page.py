@@ -13,7 +13,7 @@ from ui_helpers import click_dialog_button
 from fanqc_gui.core.dataset.workspace import open_workspace
 from fanqc_gui.core.models.model_store import ModelStore
 from fanqc_gui.core.tf_runtime import tensorflow_available
-from fanqc_gui.core.training.trainer import TrainingError
+from fanqc_gui.core.training.trainer import TrainingError, TrainOptions
 from fanqc_gui.ui.models import model_list as model_list_module
 from fanqc_gui.ui.models.model_list import COLUMNS
 from fanqc_gui.ui.training.training_dialogs import CLOSE_DIALOG, STOP_DIALOG
@@ -40,6 +40,7 @@ def store(tmp_path):
 def page(qtbot, demo_workspace, store):
     page = _make_page(qtbot, open_workspace(demo_workspace), store)
     form = page.options_form
+    form.preset.setCurrentIndex(form.preset.findData("reference"))  # runs with epochs (not the default preset)
     form.image_size.setValue(32)
     form.epochs.setValue(3)
     form.batch_size.setValue(8)
@@ -148,6 +149,11 @@ def test_an_engine_error_is_shown_in_the_page(qtbot, page, monkeypatch):
 @pytest.mark.slow
 @needs_tf
 def test_a_run_from_start_to_activation(qtbot, page, store, reference_h5):
+    """A new user's run: the page's default preset (pretrained), Start, the result compared with the active
+    model, the verdict, Activate."""
+    form = page.options_form
+    form.preset.setCurrentIndex(form.preset.findData(TrainOptions().preset))
+    assert form.preset.currentData() == "pretrained" and not form.epochs.isVisibleTo(page)
     old = shared_engine().run("import_h5", store_root=store.root, path=reference_h5, name="from the old script")
     store.activate(old.id)
     page.models.refresh()
@@ -155,17 +161,15 @@ def test_a_run_from_start_to_activation(qtbot, page, store, reference_h5):
     page.plots.loss_train.sigPlotChanged.connect(lambda _item: drawn.append(page.plots.epochs_shown))
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
     assert page.is_busy() and page.stop_button.isEnabled() and not page.options_form.isEnabled()
-    qtbot.waitUntil(lambda: page.plots.epochs_shown >= 1, timeout=RUN_MS)
-    assert page.is_training()  # points arrive while the run goes on, not at its end
-    assert "images/s" in page.progress.bar.format() and "left" in page.progress.bar.format()
-    qtbot.waitUntil(lambda: page.plots.epochs_shown == 3, timeout=RUN_MS)
-    # Redraws are throttled, so fast epochs may arrive together; they never go backwards.
-    assert drawn == sorted(drawn) and drawn[-1] == 3
-    assert [len(c.yData) for c in (page.plots.loss_val, page.plots.acc_train, page.plots.acc_val)] == [3, 3, 3]
     qtbot.waitUntil(lambda: page.comparison.comparison is not None, timeout=RUN_MS)
     assert not page.is_busy()
+    page.plots.flush()
+    folds = TrainOptions().folds  # one point per fold of the threshold's k-fold
+    assert drawn == sorted(drawn) and page.plots.epochs_shown == folds
+    assert [len(c.yData) for c in (page.plots.loss_val, page.plots.acc_train, page.plots.acc_val)] == [folds] * 3
     log = page.progress.log.toPlainText()
-    assert log.count("Epoch ") >= 3 and "Saved as" in log
+    assert "Saved as" in log
+    assert store.get(page.comparison.comparison.new.model_id).metadata["preset"] == "pretrained"
     comparison = page.comparison.comparison
     new_id = comparison.new.model_id
     assert comparison.active is not None and comparison.active.model_id == old.id  # same images, both models

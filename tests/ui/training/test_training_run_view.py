@@ -157,7 +157,9 @@ def page(qtbot, demo_workspace, catalogue, engine):
     qtbot.addWidget(page)
     page.resize(1280, 660)
     page.show()
-    page.options_form.epochs.setValue(5)
+    form = page.options_form
+    form.preset.setCurrentIndex(form.preset.findData("reference"))  # runs with epochs and a best model to keep
+    form.epochs.setValue(5)
     page.options_form.name.setText("Scripted model")
     qtbot.waitUntil(lambda: page.start_button.isEnabled())
     yield page
@@ -213,6 +215,32 @@ def test_the_stop_question_follows_the_run_and_closes_when_the_run_ends_first(qt
     assert said.startswith("The run ended before you answered.") and "Saved as 'Scripted model'" in said
     assert said in statuses
     assert "new-model" in page.models.model_ids() and catalogue.active_id() is None  # kept, not activated
+
+
+@pytest.mark.parametrize("mode, preset", [("classify", "pretrained"), ("anomaly", None)])
+def test_runs_that_save_only_at_the_end_are_stopped_without_an_offer_to_keep_a_model(qtbot, page, engine, mode,
+                                                                                    preset):
+    form = page.options_form
+    (form.anomaly_radio if mode == "anomaly" else form.classify_radio).click()  # as the user picks it
+    if preset:
+        form.preset.setCurrentIndex(form.preset.findData(preset))
+    engine.steps = [("stage", "Computing features"), _epoch(1), GATE]
+    _start(qtbot, page)
+    qtbot.waitUntil(lambda: "Computing features" in page.progress.stage_label.text())
+    seen = []
+    _when(lambda: _question(STOP_DIALOG), lambda: (seen.append((_question(STOP_DIALOG).text(),
+                                                                _question(STOP_DIALOG).informativeText(),
+                                                                [b.text().replace("&", "") for b in
+                                                                 _question(STOP_DIALOG).buttons()])),
+                                                   _click(STOP_DIALOG, "Stop, keep nothing")))
+    _answer_unanswered(STOP_DIALOG, "Continue training")
+    qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not page.is_busy())
+    text, informative, buttons = seen[0]
+    assert "epoch" not in (text + informative).lower() and "stopping keeps nothing" in informative
+    assert sorted(buttons) == ["Continue training", "Stop, keep nothing"]
+    assert page.progress.stage_label.text().startswith("Stopped. Nothing was saved")
+    assert page.models.model_ids() == []
 
 
 def test_the_close_question_follows_the_run_and_keeps_the_window_when_the_run_ends_first(qtbot, page, engine):
