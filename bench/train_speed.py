@@ -1,6 +1,8 @@
 """Train-speed benchmark: the reference script vs `fanqc train`, on the same data, in one run.
 
-usage: python bench/train_speed.py --data TRAIN_DIR --test TEST_DIR [--epochs 10] [--fanqc-epochs N] [--skip-seed]
+usage: python bench/train_speed.py --data TRAIN_DIR --test TEST_DIR [--epochs 10] [--preset P] [--fanqc-epochs N]
+                                   [--skip-seed]
+fanqc trains with its default preset unless --preset is given (--fanqc-epochs implies the reference preset).
 Both are timed as whole processes, from image files on disk to a saved model (TensorFlow import
 included); the reference script's own test evaluation time is subtracted. Needs `pillow` (dev extra) for the
 reference. Last line of output: one JSON object.
@@ -39,7 +41,8 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--test", required=True)
     ap.add_argument("--epochs", type=int, default=10, help="the reference script's epochs (its own: 10)")
-    ap.add_argument("--fanqc-epochs", type=int, help="fanqc's epochs (default: its own default recipe)")
+    ap.add_argument("--fanqc-epochs", type=int, help="fanqc's epochs (reference preset; default: its own recipe)")
+    ap.add_argument("--preset", choices=("pretrained", "reference"), help="fanqc's preset (default: fanqc's default)")
     ap.add_argument("--seed-script", default=str(SEED_SCRIPT))
     ap.add_argument("--skip-seed", action="store_true", help="only time fanqc (no ratio)")
     args = ap.parse_args()
@@ -55,8 +58,10 @@ def main() -> None:
         print("fanqc train...", file=sys.stderr, flush=True)
         models = str(Path(tmp) / "models")
         fanqc = [sys.executable, "-m", "fanqc_gui"]
-        epochs = ["--epochs", str(args.fanqc_epochs)] if args.fanqc_epochs else []
-        trained, wall = run_json(fanqc + ["train", args.data, *epochs, "--models", models,
+        preset = args.preset or ("reference" if args.fanqc_epochs else None)
+        chosen = (["--preset", preset] if preset else []) + (["--epochs", str(args.fanqc_epochs)] if args.fanqc_epochs
+                                                             else [])
+        trained, wall = run_json(fanqc + ["train", args.data, *chosen, "--models", models,
                                           "--json", "--quiet", "--no-cache"], env)
         result["fanqc_seconds"] = round(wall, 1)
         evaluated, _ = run_json(fanqc + ["evaluate", trained["model"], args.test, "--models", models,
@@ -69,6 +74,9 @@ def main() -> None:
         result["fanqc_ng_recall_at_0_5"] = round(at_half["ng_recall"], 4)
         result["fanqc_val_accuracy"] = round(trained["val_accuracy"], 4)
         result["fanqc_epochs_run"] = trained["epochs_run"]
+        meta = json.loads((Path(trained["model"]) / "metadata.json").read_text())
+        result["fanqc_preset"] = meta.get("preset", "reference")
+        result["fanqc_input"] = f"{meta['preprocessing']['width']}x{meta['preprocessing']['height']}"
         result["fanqc_threshold"] = round(evaluated["threshold"], 4)
         result["ratio"] = round(result["fanqc_seconds"] / result["seed_seconds"], 3) if "seed_seconds" in result \
             else None

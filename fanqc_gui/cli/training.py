@@ -66,6 +66,16 @@ def cmd_train(args) -> dict:
     recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
               "hard_example_fraction": args.hard_example_fraction}
     preset = args.preset or TrainOptions.preset
+    if preset != "reference":
+        given = [flag for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                                          ("--learning-rate", args.learning_rate),
+                                          ("--hard-example-fraction", args.hard_example_fraction),
+                                          ("--augment", args.augment), ("--no-early-stopping", args.no_early_stopping))
+                 if value not in (None, False)]
+        if given:  # an option that would be ignored is refused, never dropped without a word
+            raise ValueError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to the reference "
+                             f"preset only (the {preset} preset has no epochs): add --preset reference, or leave "
+                             f"{'it' if len(given) == 1 else 'them'} out")
     chosen = {"preset": args.preset, "orientation_variants": args.orientation_variants, "folds": args.folds,
               **_image_size_option(preset, args.image_size)}
     options = TrainOptions(val_split=args.val_split, seed=args.seed,

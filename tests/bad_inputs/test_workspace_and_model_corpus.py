@@ -11,8 +11,8 @@ import json
 import shutil
 
 import pytest
-from conftest import fanqc
 from corpus import IS_ROOT, MODEL_KINDS, WORKSPACE_KINDS, make_corpus_workspace
+from corpus_runs import fanqc
 
 from fanqc_gui.cli import main
 

@@ -45,8 +45,8 @@ def trained(tmp_path_factory, demo_workspace_template):
     shutil.copytree(demo_workspace_template, ws)
     (ws / "GO").rename(ws / "100")
     (ws / "NG").rename(ws / "60")
-    proc = run_fanqc("train", str(ws), "--go-folder", "100", "--ng-folder", "60", "--epochs", "2",
-                     "--image-size", "32", "--json", "--models", str(base / "models"))
+    proc = run_fanqc("train", str(ws), "--go-folder", "100", "--ng-folder", "60", "--preset", "reference",
+                     "--epochs", "2", "--image-size", "32", "--json", "--models", str(base / "models"))
     assert proc.returncode == 0, proc.stderr
     return ws, base / "models", proc
 
@@ -282,10 +282,10 @@ def one_class_workspace(demo_workspace):
 
 
 def test_train_on_a_workspace_with_an_empty_class(one_class_workspace, capsys):
-    fanqc_fails(capsys, "train", str(one_class_workspace), "--epochs", "1", "--quiet",
+    fanqc_fails(capsys, "train", str(one_class_workspace), "--preset", "reference", "--epochs", "1", "--quiet",
                 words=["class NG has 0 usable image"])
     # Without --quiet the progress lines come first; the error is still one line, the last.
-    assert main(["train", str(one_class_workspace), "--epochs", "1"]) == 2
+    assert main(["train", str(one_class_workspace), "--preset", "reference", "--epochs", "1"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[0] == "output = probability of NG (defect); NG = folder 'NG', GO = folder 'GO'"
     assert [line for line in lines if line.startswith("fanqc: error:")] == [lines[-1]]
@@ -299,7 +299,14 @@ def test_train_on_a_workspace_with_an_empty_class(one_class_workspace, capsys):
     ("--image-size", "4", ["image size"]),
 ])
 def test_train_bad_options(demo_workspace, capsys, option, value, words):
-    fanqc_fails(capsys, "train", str(demo_workspace), option, value, words=words)
+    fanqc_fails(capsys, "train", str(demo_workspace), "--preset", "reference", option, value, words=words)
+
+
+def test_reference_options_with_the_default_preset_are_refused_not_ignored(demo_workspace, capsys, tmp_path):
+    fanqc_fails(capsys, "train", str(demo_workspace), "--epochs", "3", "--batch-size", "8", "--models",
+                str(tmp_path / "models"), words=["--epochs, --batch-size apply to the reference preset only",
+                                                 "add --preset reference"])
+    assert not (tmp_path / "models").exists()
 
 
 def test_usage_errors(capsys, tmp_path):
@@ -414,7 +421,8 @@ def test_models_list_says_ready_not_ready_or_unknown(store_copy, capsys):
 @pytest.mark.slow
 def test_train_activate_leaves_a_model_that_is_not_ready_inactive(demo_workspace, tmp_path, capsys):
     capsys.readouterr()
-    assert main(["train", str(demo_workspace), "--epochs", "1", "--image-size", "32", "--activate", "--json",
+    assert main(["train", str(demo_workspace), "--preset", "reference", "--epochs", "1", "--image-size", "32",
+                 "--activate", "--json",
                  "--quiet", "--models", str(tmp_path / "models")]) == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)
