@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 RUNNING, DONE = "training_running.png", "training_done.png"
 DONE_SMALL, DONE_DARK = "training_done_1280x720.png", "training_done_dark.png"
+PRETRAINED_DONE = "training_pretrained_done.png"  # the default preset's run: folds instead of epochs
 SMALL_PAGE = (1280, 660)  # the page in a 1280x720 window, less the menu bar, page tabs and status bar
 
 
@@ -57,7 +58,9 @@ def render_training_screenshots(out_dir: str | Path, workspace, store, size: tup
     try:
         if not _wait(app, lambda: page.start_button.isEnabled(), 60):
             raise RuntimeError(f"training cannot start: {page.start_reason.text()}")
-        page.options_form.epochs.setValue(epochs)
+        form = page.options_form
+        form.preset.setCurrentIndex(form.preset.findData("reference"))  # a run with epochs: curves mid-run
+        form.epochs.setValue(epochs)
         page.options_form.early_stopping.setChecked(False)
         page.options_form.name.setText("Retrained with new images")
         page.start_button.click()
@@ -72,6 +75,14 @@ def render_training_screenshots(out_dir: str | Path, workspace, store, size: tup
         _wait(app, lambda: False, 0.3)  # layout and paint settle
         written.append(_save(page, out_dir / DONE))
         written += _save_small_and_dark(app, page, out_dir)
+        page.resize(*size)
+        form.preset.setCurrentIndex(form.preset.findData("pretrained"))
+        form.name.setText("Pretrained, default options")
+        page.start_button.click()
+        if not _wait(app, lambda: not page.is_busy() and page.comparison.comparison is not None, 600):
+            raise RuntimeError(f"the pretrained run did not finish: {page.progress.stage_label.text()}")
+        _wait(app, lambda: False, 0.3)
+        written.append(_save(page, out_dir / PRETRAINED_DONE))
     finally:
         page.shutdown()
         engine.close()

@@ -298,8 +298,11 @@ class ThresholdPanel(QWidget):
                 self.scope_box.addItem(f"{title} ({n:,})", key)
                 self.scope_box.setItemData(self.scope_box.count() - 1, SCOPE_TIPS[key],
                                            Qt.ItemDataRole.ToolTipRole)
-        # validation images by default (the honest measure); the whole workspace if the user chose it
-        wanted = self._chosen_scope if n_val else "workspace"
+        # Validation images by default (the honest measure), when they hold both classes: an anomaly model
+        # trained on good parts alone has only GO among them, and no curve or threshold can be read from one
+        # class, so the labelled images of the workspace are shown instead. The whole workspace if chosen.
+        val_labels = {r.label for r in rows if r.in_validation and r.label is not None and r.p_ng is not None}
+        wanted = self._chosen_scope if len(val_labels) == 2 else "workspace"
         self.scope_box.setCurrentIndex(max(0, self.scope_box.findData(wanted)))
         self.scope_box.blockSignals(False)
         self._threshold = self.saved_threshold

@@ -289,3 +289,21 @@ def test_cells_plot_and_banner_follow_the_dark_theme(qtbot, page):
         assert plot.backgroundBrush().color() == theme.colour("plotBackground")
     finally:
         theme.apply_theme(app, "light")
+
+
+def test_a_model_validated_on_good_parts_alone_is_measured_on_the_workspaces_labelled_images(qtbot):
+    """An anomaly model trained from GO only has no NG among its validation images: the panel opens on the
+    workspace's labelled images, where a curve and a threshold can be read; with both classes it stays on
+    the validation images."""
+    from fanqc_gui.core.insight.workspace_predictions import ImagePrediction
+    from fanqc_gui.ui.insight.threshold_panel import ThresholdPanel
+
+    panel = ThresholdPanel()
+    qtbot.addWidget(panel)
+    good_only = [ImagePrediction(f"/ws/GO/g{i}.png", "GO", 0.1 + i / 100, in_validation=True) for i in range(5)]
+    sorted_later = [ImagePrediction(f"/ws/NG/n{i}.png", "NG", 0.8 - i / 100) for i in range(3)]
+    panel.set_rows(good_only + sorted_later, 0.5)
+    assert panel.scope == "workspace" and sorted(set(panel.labels.tolist())) == [0, 1]
+    both = good_only + [ImagePrediction("/ws/NG/v.png", "NG", 0.9, in_validation=True)] + sorted_later
+    panel.set_rows(both, 0.5)
+    assert panel.scope == "validation" and len(panel.labels) == 6

@@ -224,3 +224,39 @@ def test_an_output_that_cannot_start_stops_the_station_with_the_reason(qtbot, ma
         qtbot.waitUntil(lambda: page.session is None, timeout=10_000)
     assert page.banner.word.text() == "STOPPED" and str(port) in page.status.text()
     assert page.source_bar.start_button.text() == "Start"
+
+
+def test_every_n_ms_judges_one_frame_per_interval(qtbot, make_page, store, frames, workspace):
+    page = make_page(store, StationSettings(name="timer-1", roi=Roi(*PART_ROI), capture=NO_CAPTURES),
+                     capture_factory=FakeCamera.factory(frames, fps=60.0))
+    choose_mode(page, "interval")
+    page.interval_box.setValue(250)
+    assert page.interval_box.isEnabled() and not page.trigger_button.isHidden()
+    page.start(page.source_bar.spec())
+    qtbot.waitUntil(lambda: len(log_rows(workspace)) >= 7, timeout=10_000)
+    page.stop()
+    rows = log_rows(workspace)
+    assert {r.trigger_source for r in rows} == {"interval"}
+    gaps = [b.time - a.time for a, b in zip(rows, rows[1:])]
+    # one frame per 250 ms, not one per camera frame (60 a second)
+    assert all(0.15 <= gap <= 0.5 for gap in gaps), gaps
+
+
+def test_part_presence_judges_each_part_once_and_never_the_empty_belt(qtbot, make_page, store, frames, workspace):
+    x, y, w, h = PART_ROI
+    empty = frames[0].copy()
+    empty[y:y + h, x:x + w] = 90  # the belt with nothing in the region
+    parts = [frames[0], frames[len(frames) // 2]]  # two different parts, each in the region
+    cycle = [empty] * 12 + [parts[0]] * 10 + [empty] * 12 + [parts[1]] * 10
+    page = make_page(store, StationSettings(name="presence-1", roi=Roi(*PART_ROI), capture=NO_CAPTURES),
+                     capture_factory=FakeCamera.factory(cycle, fps=60.0))
+    choose_mode(page, "presence")
+    page.start(page.source_bar.spec())
+    qtbot.waitUntil(lambda: len(log_rows(workspace)) >= 4, timeout=15_000)
+    page.stop()
+    camera = FakeCamera.instances[-1]
+    full, rest = divmod(camera.served, len(cycle))
+    arrivals = 2 * full + (rest > 12) + (rest > 34)  # parts that came into the region while the camera ran
+    rows = log_rows(workspace)
+    assert {r.trigger_source for r in rows} == {"presence"}
+    assert arrivals - 1 <= len(rows) <= arrivals, (len(rows), arrivals, camera.served)
