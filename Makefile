@@ -17,7 +17,7 @@ system-packages-tests:
 	bash tools/install-system-packages.sh --tests
 
 test: venv system-packages-tests
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q --durations=25
 
 test-fast:
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow"

@@ -49,6 +49,12 @@ def _spin(low: int, high: int, tip: str, suffix: str = "", step: int = 1) -> QSp
     return box
 
 
+def _percent_box(low: float, high: float, suffix: str, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox(decimals=1, minimum=low, maximum=high, singleStep=0.5, suffix=suffix, toolTip=tip)
+    box.setAccelerated(True)
+    return box
+
+
 def _combo(choices, tip: str) -> QComboBox:
     box = QComboBox(toolTip=tip)
     # Long choices never widen the options column (it fits a 1280x720 window): the list shows them whole.
@@ -64,7 +70,7 @@ class TrainingOptionsForm(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._base = TrainOptions()  # keeps the options this form does not show (interpolation, target)
+        self._base = TrainOptions()  # keeps the options this form does not show (interpolation)
         self._anomaly_base = AnomalyOptions()
         self.classify_radio = QRadioButton(MODE_TEXTS[CLASSIFY], toolTip=MODE_HINTS[CLASSIFY])
         self.anomaly_radio = QRadioButton(MODE_TEXTS[ANOMALY], toolTip=MODE_HINTS[ANOMALY])
@@ -88,6 +94,17 @@ class TrainingOptionsForm(QWidget):
         self.orientation = _combo(ORIENTATION_CHOICES, "The model looks at each image also flipped and turned and "
                                                        "averages (automatic: as many as help on these images; "
                                                        "each one costs the station time per frame).")
+        self.target_recall = _percent_box(50.0, 100.0, " % of NG", "The threshold is set to catch at least this "
+                                          "share of the defects, measured on images the model did not learn "
+                                          "from (with NG images; an anomaly model of good parts alone sets it "
+                                          "from good parts).")
+        self.max_reject = _percent_box(0.0, 50.0, " % of good parts", "A threshold that would reject more good "
+                                       "parts than this is not used: the best threshold within it is stored and "
+                                       "the model is marked not ready for the station when it then misses the "
+                                       "defect target.")
+        self.max_bank = _spin(64, 65_536, "PatchCore keeps at most this many good patches (chosen to cover the "
+                                          "good parts' variety); more: a little more accurate, slower to judge "
+                                          "each frame at the station.", " patches", 256)
         self.epochs = _spin(0, 500, "How many passes over the training images. The first two visit every image; "
                                     "later ones visit the share set below. Automatic: more epochs on fewer "
                                     "images, so that a small set still gets enough learning steps.")
@@ -143,6 +160,9 @@ class TrainingOptionsForm(QWidget):
         form.addRow("Input size", self.input_size)
         form.addRow("Threshold folds", self.folds)
         form.addRow("Flips and turns", self.orientation)
+        form.addRow("Memory bank", self.max_bank)
+        form.addRow("Catch at least", self.target_recall)
+        form.addRow("Reject at most", self.max_reject)
         form.addRow("Epochs", self.epochs)
         form.addRow("Epochs 3+ visit", self.hard_share)
         form.addRow("Batch size", self.batch_size)
@@ -160,7 +180,8 @@ class TrainingOptionsForm(QWidget):
         for box in (self.epochs, self.hard_share, self.batch_size, self.image_size, self.val_split, self.seed,
                     self.patience, self.folds):
             box.valueChanged.connect(self._on_field_changed)
-        self.learning_rate.valueChanged.connect(self._on_field_changed)
+        for box in (self.learning_rate, self.target_recall, self.max_reject, self.max_bank):
+            box.valueChanged.connect(self._on_field_changed)
         for check in (self.augment, self.early_stopping):
             check.toggled.connect(self._on_field_changed)
         for combo in (self.class_weighting, self.preset, self.method, self.orientation):
@@ -190,12 +211,16 @@ class TrainingOptionsForm(QWidget):
                        augment=self.augment.isChecked(), class_weighting=self.class_weighting.currentData(),
                        early_stopping=self.early_stopping.isChecked(), patience=self.patience.value(),
                        preset=self.preset.currentData(), input_size=self._input_size_text(),
-                       folds=self.folds.value(), orientation_variants=self.orientation.currentData())
+                       folds=self.folds.value(), orientation_variants=self.orientation.currentData(),
+                       target_ng_recall=self.target_recall.value() / 100.0,
+                       max_false_reject=self.max_reject.value() / 100.0)
 
     def anomaly_options(self) -> AnomalyOptions:
         """The anomaly model's options (whatever the mode)."""
         return replace(self._anomaly_base, method=self.method.currentData(), input_size=self._input_size_text(),
-                       seed=self.seed.value())
+                       seed=self.seed.value(), max_bank=self.max_bank.value(),
+                       target_ng_recall=self.target_recall.value() / 100.0,
+                       max_false_reject=self.max_reject.value() / 100.0)
 
     def run_options(self) -> TrainOptions | AnomalyOptions:
         """What Start trains with in the chosen mode."""
@@ -205,7 +230,7 @@ class TrainingOptionsForm(QWidget):
         self._base = options
         widgets = (self.epochs, self.hard_share, self.batch_size, self.learning_rate, self.image_size,
                    self.val_split, self.seed, self.augment, self.class_weighting, self.early_stopping, self.patience,
-                   self.preset, self.input_size, self.folds, self.orientation)
+                   self.preset, self.input_size, self.folds, self.orientation, self.target_recall, self.max_reject)
         for w in widgets:
             w.blockSignals(True)
         self.epochs.setValue(options.epochs or 0)
@@ -223,6 +248,8 @@ class TrainingOptionsForm(QWidget):
         self.input_size.setText("" if options.input_size == "auto" else options.input_size)
         self.folds.setValue(options.folds)
         self.orientation.setCurrentIndex(max(0, self.orientation.findData(options.orientation_variants)))
+        self.target_recall.setValue(100.0 * options.target_ng_recall)
+        self.max_reject.setValue(100.0 * options.max_false_reject)
         for w in widgets:
             w.blockSignals(False)
         self._update_enabled()
@@ -230,9 +257,12 @@ class TrainingOptionsForm(QWidget):
 
     def set_anomaly_options(self, options: AnomalyOptions) -> None:
         self._anomaly_base = options
-        self.method.blockSignals(True)
+        for w in (self.method, self.max_bank):
+            w.blockSignals(True)
         self.method.setCurrentIndex(max(0, self.method.findData(options.method)))
-        self.method.blockSignals(False)
+        self.max_bank.setValue(options.max_bank)
+        for w in (self.method, self.max_bank):
+            w.blockSignals(False)
         if self.is_anomaly():
             self.input_size.setText("" if options.input_size == "auto" else options.input_size)
             self.seed.setValue(options.seed)
@@ -258,7 +288,8 @@ class TrainingOptionsForm(QWidget):
         reference = not anomaly and preset == "reference"
         pretrained = not anomaly and preset == "pretrained"
         rows = {self.preset: not anomaly, self.method: anomaly, self.input_size: not reference,
-                self.folds: pretrained, self.orientation: pretrained}
+                self.folds: pretrained, self.orientation: pretrained,
+                self.max_bank: anomaly and self.method.currentData() == "patchcore"}
         for widget in (self.epochs, self.hard_share, self.batch_size, self.learning_rate, self.image_size,
                        self.val_split, self.augment, self.class_weighting, self._stopping):
             rows[widget] = reference

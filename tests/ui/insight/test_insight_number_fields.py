@@ -85,13 +85,14 @@ def test_a_number_typed_into_any_box_of_the_window_arrives(qtbot, window_parts):
     form = window_parts.training.options_form
     problems, typed = [], set()
     # The Training page shows the boxes of the chosen mode and preset: each is typed into where a user meets it.
-    for preset in ("reference", "pretrained"):
-        form.set_mode("classify")
-        form.preset.setCurrentIndex(form.preset.findData(preset))
+    for mode, choice in (("classify", "reference"), ("classify", "pretrained"), ("anomaly", "patchcore")):
+        form.set_mode(mode)
+        combo = form.method if mode == "anomaly" else form.preset
+        combo.setCurrentIndex(combo.findData(choice))
         for box in boxes:
             window.set_current_page(_page_of(window, box))
             if id(box) in typed or (form.isAncestorOf(box) and not box.isVisibleTo(window)):
-                continue  # the other preset shows it
+                continue  # another mode or preset shows it
             box.setEnabled(True)  # some wait for a mode (e.g. the camera's interval): typing is what is tested
             box.show()
             qtbot.waitUntil(box.isVisible)

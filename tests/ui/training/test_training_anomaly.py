@@ -48,7 +48,9 @@ def test_the_mode_and_the_preset_choose_what_start_trains_and_show_only_their_op
     try:
         form = page.options_form
         assert form.classify_radio.isChecked() and form.classify_radio.text() == "Classify GO/NG"
-        assert isinstance(form.run_options(), TrainOptions) and form.run_options().preset == "reference"
+        assert isinstance(form.run_options(), TrainOptions) and form.run_options().preset == "pretrained"
+        form.preset.setCurrentIndex(form.preset.findData("reference"))
+        assert form.run_options().preset == "reference"
         assert _shown(form, form.epochs) and _shown(form, form.image_size) and not _shown(form, form.method)
         assert not _shown(form, form.input_size)  # the reference CNN takes a square image size
         assert page.architecture.table.isVisibleTo(page.architecture)
@@ -68,14 +70,37 @@ def test_the_mode_and_the_preset_choose_what_start_trains_and_show_only_their_op
         options = form.run_options()
         assert isinstance(options, AnomalyOptions) and options.method == "padim"
         assert _shown(form, form.method) and not _shown(form, form.preset) and not _shown(form, form.epochs)
+        assert not _shown(form, form.max_bank)  # PatchCore's alone
         form.method.setCurrentIndex(form.method.findData("patchcore"))
-        assert form.run_options().method == "patchcore"
+        assert form.run_options().method == "patchcore" and _shown(form, form.max_bank)
+        form.max_bank.setValue(1024)
+        assert form.run_options().max_bank == 1024
         assert "no epochs" in page.architecture.other_label.text()
         assert "NG images, if any, are never learned from" in page.dataset.counts_label.text()
         assert page.start_button.isEnabled()
 
         QTest.mouseClick(form.classify_radio, Qt.MouseButton.LeftButton)
         assert form.run_options().preset == "pretrained"  # the classifier's choices were kept
+    finally:
+        page.shutdown()
+
+
+def test_the_threshold_rule_is_chosen_in_the_form_for_both_modes(qtbot, demo_workspace, tmp_path):
+    page = _page(qtbot, demo_workspace, ModelStore(tmp_path / "models"))
+    try:
+        form = page.options_form
+        assert form.target_recall.value() == 99.5 and form.max_reject.value() == 5.0  # the engine's defaults
+        form.target_recall.setValue(97.0)
+        form.max_reject.setValue(2.5)
+        assert _shown(form, form.target_recall) and _shown(form, form.max_reject)
+        options = form.run_options()
+        assert (options.target_ng_recall, options.max_false_reject) == (pytest.approx(0.97), pytest.approx(0.025))
+        QTest.mouseClick(form.anomaly_radio, Qt.MouseButton.LeftButton)
+        assert _shown(form, form.target_recall) and _shown(form, form.max_reject)
+        anomaly = form.run_options()
+        assert (anomaly.target_ng_recall, anomaly.max_false_reject) == (pytest.approx(0.97), pytest.approx(0.025))
+        form.defaults_button.click()
+        assert form.target_recall.value() == 99.5 and form.max_reject.value() == 5.0
     finally:
         page.shutdown()
 
