@@ -42,7 +42,8 @@ def wait_for(predicate, timeout: float = 10.0, step: float = 0.005) -> bool:
 class Broker:
     """One mosquitto process on 127.0.0.1:port with its own config file; restartable on the same port."""
 
-    def __init__(self, folder: Path, port: int | None = None, persistence: bool = False):
+    def __init__(self, folder: Path, port: int | None = None, persistence: bool = False,
+                 users: dict[str, str] | None = None):
         if MOSQUITTO is None:
             message = "mosquitto is not installed (apt-get install mosquitto, or tools/install-system-packages.sh " \
                       "--tests)"
@@ -55,11 +56,19 @@ class Broker:
         self.conf = folder / "mosquitto.conf"
         # run as whoever runs the tests (as root mosquitto would switch to the user "mosquitto", which cannot
         # write its persistence file into the test's folder)
-        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1", "allow_anonymous true",
-                 "max_queued_messages 0",
+        lines = [f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1",
+                 f"allow_anonymous {'false' if users else 'true'}", "max_queued_messages 0",
                  "max_inflight_messages 0", f"persistence {'true' if persistence else 'false'}"]
         if persistence:
             lines += [f"persistence_location {folder}/", "autosave_interval 1"]
+        if users:  # only these users, with mosquitto's own hashed password file
+            passwd = folder / "passwd"
+            passwd.write_text("")
+            for name, password in users.items():
+                subprocess.run([shutil.which("mosquitto_passwd") or "mosquitto_passwd", "-b", str(passwd), name,
+                                password], check=True, capture_output=True)
+            passwd.chmod(0o600)
+            lines += [f"password_file {passwd}"]
         self.conf.write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen | None = None
         self.starts = 0
@@ -110,7 +119,8 @@ def broker(tmp_path):
 class Subscriber:
     """A paho client that keeps every message of its topics (payloads parsed as JSON when they are)."""
 
-    def __init__(self, port: int, topics: list[str], client_id: str = "", clean: bool = True):
+    def __init__(self, port: int, topics: list[str], client_id: str = "", clean: bool = True,
+                 username: str = "", password: str = ""):
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, object, bool]] = []   # (topic, payload, retained)
@@ -120,6 +130,8 @@ class Subscriber:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{id(self)}",
                                   clean_session=clean)
         self.client.reconnect_delay_set(0.05, 0.5)
+        if username:
+            self.client.username_pw_set(username, password)
         self.topics = topics
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a: self._subscribed.set()

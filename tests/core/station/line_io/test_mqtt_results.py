@@ -218,3 +218,32 @@ def test_the_password_is_never_shown(broker, tmp_path):
 ])
 def test_trigger_payloads(payload, expected):
     assert parse_trigger(payload) == expected
+
+
+def test_a_broker_that_wants_a_password_gets_it_and_a_wrong_one_is_said_without_showing_it(tmp_path):
+    secret, wrong = "s3cr3t#/?x", "guess-1234"
+    broker = Broker(tmp_path / "auth-broker", users={"station": secret, "dashboard": "view"}).start()
+    try:
+        sub = Subscriber(broker.port, [RESULT], username="dashboard", password="view")
+        pub = publisher(broker, tmp_path / "right", settings={"username": "station", "password": secret})
+        assert wait_for(lambda: pub.status().state == "connected")
+        pub.enqueue(result(1))
+        assert wait_for(lambda: seqs(sub) == [1])
+        pub.stop()
+        refused = publisher(broker, tmp_path / "wrong", settings={"username": "station", "password": wrong})
+        assert wait_for(lambda: refused.status().state == "refused")
+        status = refused.status()
+        assert not status.ok and "refused" in status.detail and "authori" in status.detail.lower()
+        refused.enqueue(result(2))  # kept for when the password is put right, never dropped
+        assert wait_for(lambda: refused.status().waiting == 1)
+        refused.stop()
+        said = status.detail + repr(status) + repr(refused.settings)
+        assert secret not in said and wrong not in said
+        for folder in (tmp_path / "right", tmp_path / "wrong"):
+            for f in folder.rglob("*"):
+                if f.is_file():
+                    data = f.read_bytes()
+                    assert secret.encode() not in data and wrong.encode() not in data, f
+        sub.close()
+    finally:
+        broker.stop()
