@@ -11,10 +11,10 @@ def test_launched_window_survives_a_collection_while_the_demo_workspace_is_built
     parts = app_module.launch()
     window = parts.window
     builder = parts.workspaces.demo_builder
-    assert builder is not None and builder.isRunning(), "an empty profile builds the demo workspace"
+    assert builder is not None and builder.is_running(), "an empty profile builds the demo workspace"
     del parts
     gc.collect()
-    qtbot.waitUntil(lambda: not builder.isRunning(), timeout=60_000)
+    qtbot.waitUntil(lambda: not builder.is_running(), timeout=60_000)
     assert window.isVisible()
     qtbot.waitUntil(lambda: "demo-workspace" in window.windowTitle(), timeout=10_000)
     window.close()

@@ -21,6 +21,7 @@ from fanqc_gui.ui.training.training_page import TrainingPage
 
 needs_tf = pytest.mark.skipif(not tensorflow_available(), reason="TensorFlow not installed")
 RUN_MS = 60_000
+PRETRAINED_RUN_MS = 240_000  # features, k-fold, two TFLite conversions of the backbone: ~50 s alone on 2 cores
 
 
 def _make_page(qtbot, workspace, store) -> TrainingPage:
@@ -161,7 +162,7 @@ def test_a_run_from_start_to_activation(qtbot, page, store, reference_h5):
     page.plots.loss_train.sigPlotChanged.connect(lambda _item: drawn.append(page.plots.epochs_shown))
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
     assert page.is_busy() and page.stop_button.isEnabled() and not page.options_form.isEnabled()
-    qtbot.waitUntil(lambda: page.comparison.comparison is not None, timeout=RUN_MS)
+    qtbot.waitUntil(lambda: page.comparison.comparison is not None, timeout=PRETRAINED_RUN_MS)
     assert not page.is_busy()
     page.plots.flush()
     folds = TrainOptions().folds  # one point per fold of the threshold's k-fold

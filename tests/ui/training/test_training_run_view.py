@@ -239,7 +239,8 @@ def test_runs_that_save_only_at_the_end_are_stopped_without_an_offer_to_keep_a_m
     text, informative, buttons = seen[0]
     assert "epoch" not in (text + informative).lower() and "stopping keeps nothing" in informative
     assert sorted(buttons) == ["Continue training", "Stop, keep nothing"]
-    assert page.progress.stage_label.text().startswith("Stopped. Nothing was saved")
+    # the thread ends first; its last report (queued to the GUI thread) follows a moment later
+    qtbot.waitUntil(lambda: page.progress.stage_label.text().startswith("Stopped. Nothing was saved"))
     assert page.models.model_ids() == []
 
 
