@@ -41,8 +41,8 @@ if [ "${SMOKE_FULL:-0}" = 1 ]; then
         step "fanqc train (the default preset: the ImageNet backbone's weights in the frozen app)"
         "$APP/fanqc" train "$TMP/demo" --json --quiet --models "$TMP/pretrained" > "$TMP/pretrained.json" \
             || fail "fanqc train (default preset)"
-        step "fanqc train --preset reference (1 epoch; TensorFlow in the frozen app)"
-        "$APP/fanqc" train "$TMP/demo" --preset reference --epochs 1 --json --quiet --activate > "$TMP/train.json" \
+        step "fanqc train --preset reference (3 epochs; TensorFlow in the frozen app)"
+        "$APP/fanqc" train "$TMP/demo" --preset reference --epochs 3 --json --quiet --activate > "$TMP/train.json" \
             || fail "fanqc train"
         MODEL=$(ls -d "$FANQC_MODELS"/*/ | head -n 1)
         [ -f "$MODEL/model.tflite" ] || fail "the trained model has no model.tflite ($MODEL)"
