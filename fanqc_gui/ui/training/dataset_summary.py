@@ -57,6 +57,7 @@ class DatasetSummary(QWidget):
         self.report: ScanReport | None = None
         self.anomaly_mode = False  # what the blocker and the counts are for
         self._hint: str | None = None  # core.training.anomaly_advice's suggestion for the shown report
+        self._folds: int | None = None  # the pretrained preset's k-fold, None for a validation share
         self._val_split = 0.2
         self._blocker: str | None = NO_WORKSPACE
         self._shown = self.show_no_workspace  # what is on screen, shown again in another theme's colours
@@ -114,20 +115,24 @@ class DatasetSummary(QWidget):
         if anomaly != self.anomaly_mode:
             self.anomaly_mode = anomaly
             if self.report is not None:
-                self.show_report(self.report, self._val_split, self._hint)
+                self.show_report(self.report, self._val_split, self._hint, self._folds)
 
-    def show_report(self, report: ScanReport, val_split: float, anomaly_hint: str | None = None) -> None:
+    def show_report(self, report: ScanReport, val_split: float, anomaly_hint: str | None = None,
+                    folds: int | None = None) -> None:
         """anomaly_hint: core.training.anomaly_advice.anomaly_mode_hint's sentence for this workspace, shown
-        with a button where the classifier cannot train."""
+        with a button where the classifier cannot train. folds: the pretrained preset's k-fold (every image is
+        learned from and scored out of fold), instead of a validation share kept aside."""
         self.report = report
-        self._val_split, self._hint = val_split, anomaly_hint
-        self._shown = lambda: self.show_report(report, val_split, anomaly_hint)
+        self._val_split, self._hint, self._folds = val_split, anomaly_hint, folds
+        self._shown = lambda: self.show_report(report, val_split, anomaly_hint, folds)
         mapping = report.mapping
         go, ng = report.count(GO), report.count(NG)
         n_val = sum(_val_count(n, val_split) for n in (go, ng))
         use = (f"The {go} GO images describe good parts (some are held out to set the threshold); NG images, if "
                f"any, are never learned from: they only move the threshold and show what is caught."
                if self.anomaly_mode else
+               f"All {go + ng} are learned from; each is also scored by a head that never saw it ({folds}-fold) "
+               f"to set the threshold and check the model." if folds else
                f"About {go + ng - n_val} will be learned from and {n_val} kept aside to check the model.")
         self.counts_label.setText(
             f"<b>GO: {go}</b> images (folder '{mapping.go_folder}') &nbsp; <b>NG: {ng}</b> images "
@@ -136,8 +141,10 @@ class DatasetSummary(QWidget):
         warnings = []
         small, large = sorted(((go, "GO"), (ng, "NG")))
         if not self.anomaly_mode and small[0] and large[0] / small[0] >= IMBALANCE_RATIO:
+            remedy = ("the head weights the classes alike; more of them still help" if folds else
+                      "or tick 'Class weighting'")
             warnings.append(f"⚠ Imbalance: {large[1]} has {large[0] / small[0]:.1f}× as many images as "
-                            f"{small[1]}. Add {small[1]} images or tick 'Class weighting'.")
+                            f"{small[1]}. Add {small[1]} images ({remedy}).")
         if report.duplicates:
             extra = sum(len(group) - 1 for group in report.duplicates)
             warnings.append(f"{len(report.duplicates)} group(s) of identical files ({extra} extra copies): each "

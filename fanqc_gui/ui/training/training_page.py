@@ -192,7 +192,9 @@ class TrainingPage(QWidget):
         self._run_keeps_best = not anomaly and options.preset == "reference"  # epochs, with a best model
         self._outcome = ""
         self.progress.start(options)
-        self.plots.clear(None if anomaly else options.epochs)
+        pretrained = not anomaly and options.preset == "pretrained"
+        self.plots.set_per_fold(pretrained)
+        self.plots.clear(options.folds if pretrained else None if anomaly else options.epochs)
         self.plots.set_no_curves(NO_CURVES_TEXT if anomaly else None)
         self.comparison.clear()
         self.lower_tabs.setCurrentIndex(LOG_TAB)
@@ -249,8 +251,8 @@ class TrainingPage(QWidget):
     @Slot(object)
     def _on_worker_batch_progressed(self, progress) -> None:
         self.progress.show_batch(progress)
-        if self.progress.anomaly:
-            return  # one pass per stage: no epochs to plan
+        if self.progress.anomaly or self.progress.folds:
+            return  # one pass per stage, or a pretrained run's features: no epochs to plan
         if progress.epochs != self._planned_epochs:
             self._planned_epochs = progress.epochs
             self.plots.set_planned(progress.epochs)
@@ -339,7 +341,8 @@ class TrainingPage(QWidget):
             return  # a scan of the workspace shown before
         # Folder listings only (the scan has just read them): where the classifier cannot train, the
         # anomaly mode is suggested.
-        self.dataset.show_report(report, self.options_form.options().val_split, anomaly_mode_hint(self._workspace))
+        options = self.options_form.options()
+        self.dataset.show_report(report, options.val_split, anomaly_mode_hint(self._workspace), _folds(options))
         self._update_controls()
 
     @Slot(str)
@@ -354,7 +357,8 @@ class TrainingPage(QWidget):
         self.architecture.set_network(ANOMALY if self.options_form.is_anomaly() else options.preset)
         self.dataset.set_anomaly_mode(self.options_form.is_anomaly())
         if self.dataset.report is not None:
-            self.dataset.show_report(self.dataset.report, options.val_split, self.dataset.anomaly_hint)
+            self.dataset.show_report(self.dataset.report, options.val_split, self.dataset.anomaly_hint,
+                                     _folds(options))
         self._update_controls()
 
     @Slot()
@@ -411,3 +415,8 @@ class TrainingPage(QWidget):
         else:
             self.start_reason.setText("Ready. The new model is added to the list of models; it becomes active only "
                                       "when you press Activate.")
+
+
+def _folds(options) -> int | None:
+    """The pretrained preset's k-fold (what the dataset summary speaks of), else None."""
+    return options.folds if options.preset == "pretrained" else None

@@ -20,8 +20,12 @@ MIN_PLOT_HEIGHT = 180  # below this the axes eat the curves: the page scrolls or
 TRAIN, VAL, BEST = "plotTrain", "plotVal", "goText"
 
 
-def legend_html() -> str:
+def legend_html(per_fold: bool = False) -> str:
     train, val, best = (theme.colour(n).name() for n in (TRAIN, VAL, BEST))
+    if per_fold:
+        return (f"<span style='color:{train}'>●━━ training images of the fold</span> (the head learned from) "
+                f"&nbsp;&nbsp; <span style='color:{val}'>■ ╍ ╍ held-out images of the fold</span> (scored by a head "
+                f"that never saw them: they set the threshold)")
     return (f"<span style='color:{train}'>●━━ training images</span> (learned from) &nbsp;&nbsp; "
             f"<span style='color:{val}'>■ ╍ ╍ validation images</span> (kept aside: the honest measure) "
             f"&nbsp;&nbsp; <span style='color:{best}'>┆ best epoch</span> (lowest validation loss: the one that "
@@ -94,6 +98,7 @@ class TrainingPlots(QWidget):
         self.acc_widget.getPlotItem().getViewBox().setMouseEnabled(y=False)
         self.legend = QLabel(wordWrap=True)
         self._scheme = ""
+        self._per_fold = False  # the pretrained preset: one point per fold of the threshold check, no best epoch
         self._follow_theme()
         # Shown instead of the curves for a run that has none (an anomaly model is fitted in one pass).
         self.no_curves = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter, objectName="hint")
@@ -137,6 +142,16 @@ class TrainingPlots(QWidget):
         for widget in (self.loss_widget, self.acc_widget, self.legend):
             widget.setVisible(not text)
 
+    def set_per_fold(self, per_fold: bool) -> None:
+        """True: the points are the folds of the pretrained preset's threshold check (no epochs, no best one)."""
+        if per_fold != self._per_fold:
+            self._per_fold = per_fold
+            self.legend.setText(legend_html(per_fold))
+            for widget in (self.loss_widget, self.acc_widget):
+                widget.getPlotItem().setLabel("bottom", "fold" if per_fold else "epoch")
+                widget.getPlotItem().getAxis("bottom").setTextPen(theme.colour("plotForeground"))
+            self._draw()
+
     def set_planned(self, planned_epochs: int) -> None:
         """The run's epochs, once known (the engine plans them when the epochs follow the data)."""
         if planned_epochs != self._planned:
@@ -153,7 +168,7 @@ class TrainingPlots(QWidget):
         if theme.current_scheme() == self._scheme:
             return
         self._scheme = theme.current_scheme()
-        self.legend.setText(legend_html())
+        self.legend.setText(legend_html(self._per_fold))
         _paint_plot(self.loss_widget, LOSS_TITLE, self.loss_train, self.loss_val, self._loss_best)
         _paint_plot(self.acc_widget, ACCURACY_TITLE, self.acc_train, self.acc_val, self._acc_best)
 
@@ -186,7 +201,7 @@ class TrainingPlots(QWidget):
             self._loss_top = top
             self.loss_widget.getPlotItem().setYRange(0, top, padding=0)
         last = max(self._planned, len(x))
-        show_best = self._best_epoch > 0 and len(x) > 1
+        show_best = self._best_epoch > 0 and len(x) > 1 and not self._per_fold
         for widget, line in ((self.loss_widget, self._loss_best), (self.acc_widget, self._acc_best)):
             if last != self._x_last:  # axes are redrawn only when their range changes
                 plot = widget.getPlotItem()

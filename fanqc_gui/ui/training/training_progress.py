@@ -27,6 +27,12 @@ def duration_text(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def fold_line(m: EpochMetrics, folds: int) -> str:
+    return (f"Fold {m.epoch}/{folds} · head on the other folds: loss {m.loss:.3f}, accuracy {100 * m.accuracy:.1f} %"
+            f" · this fold, held out: loss {m.val_loss:.3f}, accuracy {100 * m.val_accuracy:.1f} % · "
+            f"{m.seconds:.1f} s")
+
+
 def epoch_line(m: EpochMetrics, epochs: int, best: bool) -> str:
     of = f"/{epochs}" if epochs else ""  # 0: not known yet
     return (f"Epoch {m.epoch}{of} · training: loss {m.loss:.3f}, accuracy {100 * m.accuracy:.1f} % · "
@@ -54,6 +60,7 @@ class TrainingProgress(QWidget):
         layout.addWidget(self.error_banner)
         self.epochs = 0
         self.anomaly = False  # the run trains an anomaly model: stages and images, no epochs
+        self.folds = 0  # a pretrained run: its "epochs" are the folds of the threshold check
         self._best_val_loss = math.inf
         self.reset(0)
         self.stage_label.setText(IDLE_TEXT)
@@ -74,6 +81,7 @@ class TrainingProgress(QWidget):
 
     def start(self, options: TrainOptions | AnomalyOptions) -> None:
         self.anomaly = isinstance(options, AnomalyOptions)
+        self.folds = options.folds if not self.anomaly and options.preset == "pretrained" else 0
         if self.anomaly:
             self.reset(0)
             method = "PaDiM" if options.method == "padim" else "PatchCore"
@@ -105,7 +113,7 @@ class TrainingProgress(QWidget):
         if self.bar.maximum() != p.images_total:
             self.bar.setRange(0, p.images_total)
         self.bar.setValue(p.images_done)
-        if self.anomaly:  # one pass per stage (the stage line says which): done of total
+        if self.anomaly or self.folds:  # one pass per stage (the stage line says which): done of total
             self.bar.setFormat(f"{p.images_done} of {p.images_total} · about {duration_text(p.eta_s)} left")
             return
         self.epochs = p.epochs
@@ -113,6 +121,9 @@ class TrainingProgress(QWidget):
                            f"{p.images_per_s:.0f} images/s · about {duration_text(p.eta_s)} left")
 
     def add_epoch(self, m: EpochMetrics) -> None:
+        if self.folds:
+            self.log.appendPlainText(fold_line(m, self.folds))
+            return
         best = math.isfinite(m.val_loss) and m.val_loss < self._best_val_loss
         if best:
             self._best_val_loss = m.val_loss
@@ -131,6 +142,9 @@ class TrainingProgress(QWidget):
         if self.anomaly:
             text = (f"Finished in {duration_text(result.seconds)}: an anomaly model saved as '{result.model.name}' "
                     f"(not active yet).")
+        elif self.folds:
+            text = (f"Finished in {duration_text(result.seconds)}: features, the {self.folds}-fold check of the "
+                    f"threshold and the head. Saved as '{result.model.name}' (not active yet).")
         else:
             text = (f"Finished: {result.epochs_run} epochs in {duration_text(result.seconds)}; the best was epoch "
                     f"{result.best_epoch}. Saved as '{result.model.name}' (not active yet).")

@@ -169,7 +169,11 @@ def test_a_run_from_start_to_activation(qtbot, page, store, reference_h5):
     assert drawn == sorted(drawn) and page.plots.epochs_shown == folds
     assert [len(c.yData) for c in (page.plots.loss_val, page.plots.acc_train, page.plots.acc_val)] == [folds] * 3
     log = page.progress.log.toPlainText()
-    assert "Saved as" in log
+    assert "Saved as" in log and f"Fold {folds}/{folds} · " in log and "Epoch " not in log  # folds, not epochs
+    assert page.progress.stage_label.text().startswith("Finished in ") and f"{folds}-fold" in \
+        page.progress.stage_label.text()
+    assert "are learned from; each is also scored by a head that never saw it" in page.dataset.counts_label.text()
+    assert "fold" in page.plots.legend.text() and "best epoch" not in page.plots.legend.text()
     assert store.get(page.comparison.comparison.new.model_id).metadata["preset"] == "pretrained"
     comparison = page.comparison.comparison
     new_id = comparison.new.model_id
