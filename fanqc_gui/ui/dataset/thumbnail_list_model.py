@@ -21,6 +21,7 @@ from enum import Enum
 from PySide6.QtCore import QMimeData, QModelIndex, QObject, QStringListModel, Qt, QTimer, QUrl, Signal, Slot
 
 from fanqc_gui.core.dataset.folder_listing import FileEntry, FolderListing
+from fanqc_gui.core.image_files import readable_name
 from fanqc_gui.workers.thumbnail_loader import Thumbnail, ThumbnailLoader
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # the file's path (str; with its escaped bytes: read it in Python)
@@ -231,14 +232,12 @@ class ThumbnailModel(QStringListModel):
         readable name, then NUL, which no path contains, and the raw bytes in hex, so stand-ins never clash)."""
         if path.isascii():
             return path
-        try:
-            path.encode("utf-8")
+        shown = readable_name(path)
+        if shown is path:  # valid UTF-8: Qt holds it as it is
             return path
-        except UnicodeEncodeError:
-            raw = os.fsencode(path)
-            text = f"{raw.decode('utf-8', 'replace')}\0{raw.hex()}"
-            self._real[text] = path
-            return text
+        text = f"{shown}\0{os.fsencode(path).hex()}"
+        self._real[text] = path
+        return text
 
     def _matches(self, e: FileEntry) -> bool:
         f = self._filter

@@ -356,6 +356,8 @@ class TrainingPage(QWidget):
         self.architecture.set_image_size(options.image_size)
         self.architecture.set_network(ANOMALY if self.options_form.is_anomaly() else options.preset)
         self.dataset.set_anomaly_mode(self.options_form.is_anomaly())
+        if not self.is_training() and self.plots.epochs_shown == 0:  # empty curves speak of what Start trains
+            self.plots.set_per_fold(not self.options_form.is_anomaly() and options.preset == "pretrained")
         if self.dataset.report is not None:
             self.dataset.show_report(self.dataset.report, options.val_split, self.dataset.anomaly_hint,
                                      _folds(options))
