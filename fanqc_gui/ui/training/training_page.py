@@ -87,6 +87,7 @@ class TrainingPage(QWidget):
         self.dataset.rescan_requested.connect(self.refresh_dataset)
         self.dataset.anomaly_mode_requested.connect(self._on_dataset_anomaly_mode_requested)
         self.options_form.options_changed.connect(self._on_options_changed)
+        self.plots.set_per_fold(self.options_form.options().preset == "pretrained")  # the default preset's words
         self.start_button.clicked.connect(self._on_start_clicked)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self._jobs.busy_changed.connect(self._update_controls)
