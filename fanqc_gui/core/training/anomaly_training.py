@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,10 +44,10 @@ from fanqc_gui.core.models.model_store import ModelInfo, ModelStore, now_iso
 from fanqc_gui.core.models.threshold_choice import ThresholdChoice
 from fanqc_gui.core.training.training_run import (
     BatchProgress,
+    TensorFlowImport,
     TrainingError,
     TrainingListener,
     TrainResult,
-    import_keras_quietly,
     relative_path,
 )
 
@@ -117,14 +116,13 @@ def train_anomaly(ws: Workspace, store: ModelStore, options: AnomalyOptions | No
     listener = listener or TrainingListener()
     t0 = time.perf_counter()
     _require_backbone()
-    tf_loader = threading.Thread(target=import_keras_quietly, name="tf-import", daemon=True)
-    tf_loader.start()
-    listener.on_stage("Reading images")
-    report = scan_workspace(ws, listener.on_decode_progress)
-    go = [r.path for r in report.images if r.label == 0]
-    ng = [r.path for r in report.images if r.label == 1]
-    require_go_images(len(go), ws.go_dir)
-    tf_loader.join()
+    with TensorFlowImport() as tf_import:
+        listener.on_stage("Reading images")
+        report = scan_workspace(ws, listener.on_decode_progress)
+        go = [r.path for r in report.images if r.label == 0]
+        ng = [r.path for r in report.images if r.label == 1]
+        require_go_images(len(go), ws.go_dir)
+        tf_import.join()
     fit = fit_anomaly(go, ng, options, listener, ws.root / CACHE_DIR if use_disk_cache else None)
     problems = report.problems + (fit.problems if fit else [])
     if fit is None:

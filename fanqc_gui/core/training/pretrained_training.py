@@ -22,7 +22,6 @@ fold there is no threshold to save with), and the features computed so far stay 
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -53,11 +52,11 @@ from fanqc_gui.core.tf_runtime import import_keras, import_tf, tensorflow_availa
 from fanqc_gui.core.training.training_run import (
     BatchProgress,
     EpochMetrics,
+    TensorFlowImport,
     TrainingError,
     TrainingListener,
     TrainOptions,
     TrainResult,
-    import_keras_quietly,
     relative_path,
     save_trained,
 )
@@ -76,27 +75,26 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
     if not tensorflow_available():
         import_tf()  # raises TensorFlowMissing with the install advice, as the reference preset does
     _backbone_or_error(weights_path)  # a missing backbone is said before anything runs
-    tf_loader = threading.Thread(target=import_keras_quietly, name="tf-import", daemon=True)
-    tf_loader.start()
-    listener.on_stage("Reading and decoding images")
-    report = scan_workspace(ws, listener.on_decode_progress)
-    report.require_trainable()
-    counts = {"GO": report.count(0), "NG": report.count(1)}
-    small = min(counts, key=counts.get)
-    if counts[small] < options.folds:
-        raise DatasetError(f"{counts[small]} {small} images are too few for the pretrained preset's "
-                           f"{options.folds}-fold check of the threshold: add {small} images (at least "
-                           f"{options.folds}) or train with the reference preset")
-    given = parse_input_size(options.input_size)
-    if given:
-        (width, height), size_rule = given, "chosen"
-    else:
-        width, height, size_rule = size_by_rule(sample_sizes([r.path for r in report.images], options.seed))
-    spec = PreprocessSpec(width=width, height=height, interpolation=options.interpolation)
-    variants = feats.variants_for(len(report.images), width, height, options.orientation_variants)
-    cache = feats.FeatureCache(spec, ws.root / CACHE_DIR if use_disk_cache else None)
-    listener.on_stage("Loading TensorFlow")
-    tf_loader.join()
+    with TensorFlowImport() as tf_import:
+        listener.on_stage("Reading and decoding images")
+        report = scan_workspace(ws, listener.on_decode_progress)
+        report.require_trainable()
+        counts = {"GO": report.count(0), "NG": report.count(1)}
+        small = min(counts, key=counts.get)
+        if counts[small] < options.folds:
+            raise DatasetError(f"{counts[small]} {small} images are too few for the pretrained preset's "
+                               f"{options.folds}-fold check of the threshold: add {small} images (at least "
+                               f"{options.folds}) or train with the reference preset")
+        given = parse_input_size(options.input_size)
+        if given:
+            (width, height), size_rule = given, "chosen"
+        else:
+            width, height, size_rule = size_by_rule(sample_sizes([r.path for r in report.images], options.seed))
+        spec = PreprocessSpec(width=width, height=height, interpolation=options.interpolation)
+        variants = feats.variants_for(len(report.images), width, height, options.orientation_variants)
+        cache = feats.FeatureCache(spec, ws.root / CACHE_DIR if use_disk_cache else None)
+        listener.on_stage("Loading TensorFlow")
+        tf_import.join()
     import_keras().utils.set_random_seed(options.seed)
     feature_model = _backbone_or_error(build_feature_model, height, width)
     listener.on_stage(f"Computing features ({width}x{height} px, {variants} orientation"

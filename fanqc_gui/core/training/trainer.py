@@ -6,7 +6,6 @@ per-epoch metrics, and `should_stop`, checked after every batch.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,11 +39,11 @@ from fanqc_gui.core.training.training_loop import (
 from fanqc_gui.core.training.training_run import (
     BatchProgress,
     EpochMetrics,
+    TensorFlowImport,
     TrainingError,
     TrainingListener,
     TrainOptions,
     TrainResult,
-    import_keras_quietly,
     relative_path,
     save_trained,
 )
@@ -260,12 +259,10 @@ def train(ws: Workspace, store: ModelStore, options: TrainOptions | None = None,
 
         return train_pretrained(ws, store, options, listener, save_if_stopped, name, use_disk_cache)
     t0 = time.perf_counter()
-    # TensorFlow's import (seconds) overlaps with decoding, which runs in OpenCV without the GIL.
-    tf_loader = threading.Thread(target=import_keras_quietly, name="tf-import", daemon=True)
-    tf_loader.start()
-    data = prepare_data(ws, options, listener, use_disk_cache)
-    listener.on_stage("Loading TensorFlow")
-    tf_loader.join()
+    with TensorFlowImport() as tf_import:  # overlaps with decoding
+        data = prepare_data(ws, options, listener, use_disk_cache)
+        listener.on_stage("Loading TensorFlow")
+        tf_import.join()
     import_keras()
     epochs, epochs_rule = planned_epochs(options, len(data.y_train))
     patience = options.patience if options.epochs is not None else max(

@@ -5,6 +5,7 @@ anomaly trainer all build on it; nothing here imports them.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -155,6 +156,29 @@ def import_keras_quietly() -> None:
         import_keras()
     except Exception:  # reported by the import on the training thread, with its message
         pass
+
+
+class TensorFlowImport:
+    """TensorFlow's import (seconds) on a background thread, overlapping the scan and the decoding (OpenCV
+    runs without the GIL). A context manager around that work: leaving it by an error (a workspace without
+    NG, too few images) waits for the import to end first, because a process that exits while TensorFlow is
+    half-imported aborts ("terminate called without an active exception", SIGABRT) instead of ending with
+    its one-line message."""
+
+    def __init__(self):
+        self._thread = threading.Thread(target=import_keras_quietly, name="tf-import", daemon=True)
+
+    def __enter__(self) -> "TensorFlowImport":
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is not None:
+            self._thread.join()
+        return False
+
+    def join(self) -> None:
+        self._thread.join()
 
 
 def relative_path(path: Path, root: Path) -> str:

@@ -5,6 +5,7 @@ Every run here uses 32x32 inputs and 1-3 epochs so the whole file stays within s
 from __future__ import annotations
 
 import math
+import os
 import shutil
 
 import numpy as np
@@ -318,3 +319,35 @@ def test_a_step_scale_shrinks_exactly_that_variables_steps(tmp_path):
     assert np.array_equal(before["dense/kernel"], after["dense/kernel"])  # scale 0: never moves
     assert not np.array_equal(before["conv1/kernel"], after["conv1/kernel"])
     assert not np.array_equal(before["dense/bias"], after["dense/bias"])
+
+
+@pytest.mark.parametrize("preset", ["pretrained", "reference"])
+def test_a_refused_workspace_never_leaves_tensorflow_half_imported(tmp_path, preset):
+    """TensorFlow is imported on a background thread while the images are read. When the workspace is
+    refused, training waits for that import before raising: a process that exits with TensorFlow
+    half-imported aborts (SIGABRT) instead of ending with its message. A fresh process, as `fanqc train`."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import threading
+        from fanqc_gui.core.dataset.demo_data import generate_demo_workspace
+        from fanqc_gui.core.dataset.scan import DatasetError
+        from fanqc_gui.core.dataset.workspace import open_workspace
+        from fanqc_gui.core.models.model_store import ModelStore
+        from fanqc_gui.core.training.trainer import TrainOptions, train
+        import shutil, pathlib
+        ws = pathlib.Path({str(tmp_path / "ws")!r})
+        generate_demo_workspace(ws, per_class=6, inbox=0, size=32)
+        shutil.rmtree(ws / "NG")
+        try:
+            train(open_workspace(ws), ModelStore({str(tmp_path / "models")!r}), TrainOptions(preset={preset!r}))
+        except DatasetError as exc:
+            alive = [t.name for t in threading.enumerate() if t.name == "tf-import" and t.is_alive()]
+            print("refused;", "importing" if alive else "settled")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "refused; settled"
