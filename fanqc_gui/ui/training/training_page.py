@@ -87,7 +87,7 @@ class TrainingPage(QWidget):
         self.dataset.rescan_requested.connect(self.refresh_dataset)
         self.dataset.anomaly_mode_requested.connect(self._on_dataset_anomaly_mode_requested)
         self.options_form.options_changed.connect(self._on_options_changed)
-        self.plots.set_per_fold(self.options_form.options().preset == "pretrained")  # the default preset's words
+        self.plots.set_per_fold(self._trains_per_fold())  # the default preset's words
         self.start_button.clicked.connect(self._on_start_clicked)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self._jobs.busy_changed.connect(self._update_controls)
@@ -193,7 +193,7 @@ class TrainingPage(QWidget):
         self._run_keeps_best = not anomaly and options.preset == "reference"  # epochs, with a best model
         self._outcome = ""
         self.progress.start(options)
-        pretrained = not anomaly and options.preset == "pretrained"
+        pretrained = self._trains_per_fold()
         self.plots.set_per_fold(pretrained)
         self.plots.clear(options.folds if pretrained else None if anomaly else options.epochs)
         self.plots.set_no_curves(NO_CURVES_TEXT if anomaly else None)
@@ -351,6 +351,10 @@ class TrainingPage(QWidget):
         self.dataset.show_error(reason)
         self._update_controls()
 
+    def _trains_per_fold(self) -> bool:
+        """Start would train the pretrained preset: its curves are the folds of the threshold check."""
+        return not self.options_form.is_anomaly() and self.options_form.options().preset == "pretrained"
+
     @Slot()
     def _on_options_changed(self) -> None:
         options = self.options_form.options()
@@ -358,7 +362,7 @@ class TrainingPage(QWidget):
         self.architecture.set_network(ANOMALY if self.options_form.is_anomaly() else options.preset)
         self.dataset.set_anomaly_mode(self.options_form.is_anomaly())
         if not self.is_training() and self.plots.epochs_shown == 0:  # empty curves speak of what Start trains
-            self.plots.set_per_fold(not self.options_form.is_anomaly() and options.preset == "pretrained")
+            self.plots.set_per_fold(self._trains_per_fold())
         if self.dataset.report is not None:
             self.dataset.show_report(self.dataset.report, options.val_split, self.dataset.anomaly_hint,
                                      _folds(options))
