@@ -33,6 +33,7 @@ from fanqc_gui.core.dataset.decode_cache import CACHE_DIR
 from fanqc_gui.core.dataset.scan import DatasetError, scan_workspace
 from fanqc_gui.core.dataset.workspace import Workspace
 from fanqc_gui.core.imaging import PreprocessSpec, load_for_model
+from fanqc_gui.core.models.backbone import classifier_tflite
 from fanqc_gui.core.models.backbone import features as feats
 from fanqc_gui.core.models.backbone.classifier import (
     MAX_TAP_BLOCKS,
@@ -44,6 +45,7 @@ from fanqc_gui.core.models.backbone.classifier import (
 from fanqc_gui.core.models.backbone.input_size import parse_input_size, sample_sizes, size_by_rule
 from fanqc_gui.core.models.backbone.linear_head import L2, SAFER, HeadFailed, LinearHead, fit_head
 from fanqc_gui.core.models.backbone.weights import DISTRIBUTION, SHA256, VERSION, BackboneError, weights_path
+from fanqc_gui.core.models.backends import LiteRTBackend
 from fanqc_gui.core.models.evaluation import compute_metrics, roc_auc
 from fanqc_gui.core.models.export import keras_to_tflite
 from fanqc_gui.core.models.model_store import ModelStore, now_iso
@@ -137,7 +139,8 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
     kernel, bias = head.folded()
     model = build_classifier(feature_model, kernel, bias, variants)
     records = [r for r in report.images if r.path not in {p.path for p in problems}]
-    _check_model(model, records, spec, head, x)
+    check = _check_model(model, records, spec, head, x)
+    tflite = _station_tflite(feature_model, cache, variants, kernel, bias, check)
     listener.on_stage("Saving model")
     recipe = {"input_size_used": f"{width}x{height}", "input_size_rule": size_rule, "orientation_variants_used":
               variants, "orientation_views_oof_auc": views_auc, "features_computed": computed,
@@ -149,7 +152,7 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
                        "l2": SAFER["l2"] if final_retry else L2, "training_loss": head.loss},
               "retries": retries}
     metadata = _metadata(ws, report, options, spec, history, validation, choice, recipe, records, y, oof, name)
-    info = save_trained(store, model, metadata)
+    info = save_trained(store, model, metadata, tflite=tflite)
     return TrainResult(info, history, len(history), len(history), time.perf_counter() - t0, False, validation,
                        problems, choice)
 
@@ -172,20 +175,43 @@ class _FeatureProgress:
                                              (total - done) / rate if rate else 0.0))
 
 
-_converted: dict[str, bytes] = {}  # this process's feature-model conversions, by cache key (the last few)
+_converted: dict[str, bytes] = {}  # this process's TFLite conversions, by name and cache key (the last few)
+KEEP_CONVERSIONS = 4
+
+
+def _conversion(cache: feats.FeatureCache, name: str, convert: Callable[[], bytes]) -> bytes:
+    """A TFLite conversion of a network for this preprocessing: from this process or the workspace cache
+    (same key: same network, same input), else converted now (seconds) and kept."""
+    key = f"{name}-{cache.key}"
+    tflite = _converted.get(key) or cache.load_tflite(name)
+    if tflite is None:
+        tflite = convert()
+        cache.save_tflite(tflite, name)
+    if len(_converted) >= KEEP_CONVERSIONS and key not in _converted:
+        _converted.pop(next(iter(_converted)))
+    _converted[key] = tflite
+    return tflite
 
 
 def _extractor(feature_model, cache: feats.FeatureCache):
-    """LiteRT on the feature model: its TFLite from this process or the workspace cache (same key: same
-    network, same input), else converted now (seconds) and kept."""
-    tflite = _converted.get(cache.key) or cache.load_tflite()
-    if tflite is None:
-        tflite = keras_to_tflite(feature_model)
-        cache.save_tflite(tflite)
-    if len(_converted) >= 2 and cache.key not in _converted:
-        _converted.pop(next(iter(_converted)))
-    _converted[cache.key] = tflite
-    return feats.LiteRTFeatures(tflite)
+    """LiteRT on the feature model's TFLite."""
+    return feats.LiteRTFeatures(_conversion(cache, "backbone", lambda: keras_to_tflite(feature_model)))
+
+
+def _station_tflite(feature_model, cache: feats.FeatureCache, variants: int, kernel: np.ndarray, bias: float,
+                    check: tuple[np.ndarray, np.ndarray]) -> bytes | None:
+    """model.tflite: the classifier converted once per input size and views with a template head, this run's
+    head written in (classifier_tflite.py), proven on the check images; None (save_trained converts the
+    model itself) when the template cannot be had or the copy disagrees with the head."""
+    try:
+        template = _conversion(cache, f"classifier-{variants}", lambda: keras_to_tflite(
+            classifier_tflite.template_model(feature_model, variants)))
+        tflite = classifier_tflite.with_head(template, kernel, bias)
+        batch, want = check
+        got = LiteRTBackend(None, content=tflite)(batch)
+    except Exception:  # noqa: BLE001 - the full conversion in save_trained still makes (or reports) the file
+        return None
+    return tflite if float(np.max(np.abs(got - want))) <= MAX_CHECK_DIFF else None
 
 
 def _fit_safely(rows: np.ndarray, labels: np.ndarray) -> tuple[LinearHead, list[dict]]:
@@ -268,12 +294,12 @@ def _ce(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(-(y * np.log(p) + (1 - y) * np.log1p(-p))))
 
 
-def _check_model(model, records, spec: PreprocessSpec, head: LinearHead, x: np.ndarray) -> None:
+def _check_model(model, records, spec: PreprocessSpec, head: LinearHead, x: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """The assembled Keras model must give what the head gave on the cached features (same network, same
-    preprocessing): a guard against a mismatch between the cached features and the saved network."""
+    preprocessing): a guard against a mismatch between the cached features and the saved network.
+    Returns the check images and the head's scores of them."""
     pick = list(range(min(CHECK_IMAGES, len(records))))
-    if not pick:
-        return
     batch = np.stack([load_for_model(records[i].path, spec) for i in pick])
     got = import_keras().ops.convert_to_numpy(model(batch, training=False)).reshape(-1)
     want = head.scores(x[pick])
@@ -282,6 +308,7 @@ def _check_model(model, records, spec: PreprocessSpec, head: LinearHead, x: np.n
         raise TrainingError(f"the assembled model disagrees with its trained head by {diff:.2g} on the training "
                             f"images (the feature cache may be stale: delete {CACHE_DIR} in the workspace and "
                             f"train again). Nothing was saved.")
+    return batch, want
 
 
 def _metadata(ws: Workspace, report, options: TrainOptions, spec: PreprocessSpec, history, validation: dict,

@@ -189,11 +189,12 @@ def relative_path(path: Path, root: Path) -> str:
 
 
 def save_trained(store: ModelStore, model, metadata: dict, x_val: np.ndarray | None = None,
-                 val_scores: np.ndarray | None = None) -> ModelInfo:
-    """Save with its float TFLite model and, proven on the validation images, the station's fast model."""
+                 val_scores: np.ndarray | None = None, tflite: bytes | None = None) -> ModelInfo:
+    """Save with its float TFLite model (converted here unless given, already checked) and, proven on the
+    validation images, the station's fast model."""
     extra: dict[str, bytes] = {}
     try:
-        tflite = keras_to_tflite(model)
+        tflite = tflite or keras_to_tflite(model)
     except Exception as exc:  # the Keras model is still worth keeping; `fanqc export` can retry
         tflite = None
         metadata = {**metadata, "tflite_error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}

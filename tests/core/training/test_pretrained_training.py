@@ -131,6 +131,68 @@ def test_retraining_reuses_cached_features_and_computes_only_new_images(trained,
         (base / "ws" / "GO" / f"extra_{path.name}").unlink()
 
 
+def _litert_agrees_with_keras(store, info, folder) -> float:
+    from fanqc_gui.core.models.inference import Predictor
+
+    info = store.get(info.id)
+    paths = sorted((folder / "NG").iterdir())[:2] + sorted((folder / "GO").iterdir())[:2]
+    x = np.stack([load_for_model(p, info.preprocess_spec) for p in paths])
+    keras_p = store.load_keras(info)(x, training=False).numpy().reshape(-1)
+    return float(np.abs(keras_p - Predictor(info, backend="litert").p_ng_batch(x)).max())
+
+
+def test_retraining_writes_its_head_into_the_cached_conversion_instead_of_converting_again(
+        trained, demo_workspace_template, monkeypatch):
+    base, store, first, _ = trained
+    views = first.model.metadata["training"]["orientation_variants_used"]
+    assert views == 4  # all that a wide input allows: what "on" below asks for, so the same network
+    assert list((base / "ws" / ".fanqc" / "cache").glob(f"classifier-{views}-*.tflite"))
+    conversions = []
+    monkeypatch.setattr(pretrained_training, "keras_to_tflite", lambda model: conversions.append(model))
+    monkeypatch.setattr(pretrained_training, "save_trained", _saving_without_conversion(conversions))
+    extra = sorted((demo_workspace_template / "inbox").iterdir())[:3]
+    for path in extra:  # more images: another head
+        shutil.copy(path, base / "ws" / "NG" / f"extra_{path.name}")
+    try:
+        second = train(open_workspace(base / "ws"), store, _options(orientation_variants="on"))
+    finally:
+        for path in extra:
+            (base / "ws" / "NG" / f"extra_{path.name}").unlink()
+    assert conversions == []
+    assert second.model.metadata["training"]["orientation_variants_used"] == views
+    assert (second.model.folder / "model.tflite").read_bytes() != (first.model.folder / "model.tflite").read_bytes()
+    assert _litert_agrees_with_keras(store, second.model, base / "ws") < 1e-4
+
+
+def _saving_without_conversion(conversions: list):
+    from fanqc_gui.core.training import training_run
+
+    def save(store, model, metadata, *args, tflite=None, **kwargs):
+        if tflite is None:
+            conversions.append(model)
+        return training_run.save_trained(store, model, metadata, *args, tflite=tflite, **kwargs)
+
+    return save
+
+
+def test_a_written_head_that_disagrees_with_the_trained_one_is_replaced_by_a_full_conversion(trained, monkeypatch):
+    base, store, _, _ = trained
+    from fanqc_gui.core.models.backbone import classifier_tflite
+
+    monkeypatch.setattr(classifier_tflite, "with_head", lambda template, kernel, bias: template)  # the wrong head
+    result = train(open_workspace(base / "ws"), store, _options(seed=3))
+    assert _litert_agrees_with_keras(store, result.model, base / "ws") < 1e-4
+
+
+def test_a_tflite_without_the_template_head_is_refused(trained):
+    from fanqc_gui.core.models.backbone import classifier_tflite
+
+    base, *_ = trained
+    backbone = next((base / "ws" / ".fanqc" / "cache").glob("backbone-*.tflite")).read_bytes()
+    with pytest.raises(classifier_tflite.HeadNotFound):
+        classifier_tflite.with_head(backbone, np.zeros(backbone_features.feature_dim()), 0.0)
+
+
 def test_stop_during_features_saves_nothing_and_keeps_what_was_computed(demo_workspace, tmp_path):
     store = ModelStore(tmp_path / "models")
     rec = Recorder(stop_after_images=4)
