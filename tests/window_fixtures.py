@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QThread
+from PySide6.QtCore import QCoreApplication, QEvent, QThread
 
 
 @pytest.fixture(autouse=True)
@@ -10,6 +10,9 @@ def gc_on_the_gui_thread(qapp):
     """As in the app: cyclic garbage is collected on the GUI thread only (fanqc_gui/ui/shell/gui_thread_gc.py)."""
     from fanqc_gui.app.composition import ensure_app
 
+    # The previous test's window (closed and deleteLater'd by qtbot) goes now, not at the next event loop:
+    # ensure_app() re-polishes every live widget (setStyle, setPalette, setStyleSheet).
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     ensure_app()
 
 

@@ -11,7 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, qInstallMessageHandler, qVersion
+from PySide6.QtCore import QCoreApplication, QEvent, qInstallMessageHandler, qVersion
 from PySide6.QtGui import QGuiApplication
 
 from fanqc_gui.core import tf_runtime
@@ -147,6 +147,10 @@ def _run_checks(say) -> int:
         finally:
             if parts is not None:
                 parts.window.close()  # stops the pages' workers and waits for them
+                # A closed window is not deleted: its pages' signal connections (lambdas held by Qt) keep it
+                # alive, and every later setStyle/setStyleSheet re-polishes its ~700 widgets (in-process tests).
+                parts.window.deleteLater()
+                QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # processEvents() does not
                 QCoreApplication.processEvents()
         del app
     say("self-test passed")

@@ -10,6 +10,7 @@ from fanqc_gui.app import composition as app_module
 def test_launched_window_survives_a_collection_while_the_demo_workspace_is_built(qapp, qtbot):
     parts = app_module.launch()
     window = parts.window
+    qtbot.addWidget(window)  # a weak reference: deleted after the test (a closed window is never deleted itself)
     builder = parts.workspaces.demo_builder
     assert builder is not None and builder.is_running(), "an empty profile builds the demo workspace"
     del parts

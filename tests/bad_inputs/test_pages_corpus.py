@@ -14,6 +14,7 @@ import time
 
 import pytest
 from corpus import active_kinds, corpus_entry
+from PySide6.QtCore import QCoreApplication, QEvent
 
 KINDS = active_kinds()
 ids = [k.id for k in KINDS]
@@ -91,6 +92,10 @@ def _dataset_snapshot(qapp, workspace):
     finally:
         parts.window.close()
         _wait(qapp, lambda: not parts.window.isVisible(), 10)
+        # Deleted now: a closed window stays alive (its signal connections hold it), and processEvents()
+        # outside an event loop does not run deleteLater.
+        parts.window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +137,7 @@ def insight_rows(qapp, workspace_copy, demo_store, tmp_path_factory):
         assert page.shutdown(30_000)
         page.close()
         page.deleteLater()
-        qapp.processEvents()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=ids)
