@@ -140,8 +140,8 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
     model = build_classifier(feature_model, kernel, bias, variants)
     records = [r for r in report.images if r.path not in {p.path for p in problems}]
     check = _check_model(model, records, spec, head, x)
+    listener.on_stage("Saving model")  # before the TFLite model: its first conversion takes seconds
     tflite = _station_tflite(feature_model, cache, variants, kernel, bias, check)
-    listener.on_stage("Saving model")
     recipe = {"input_size_used": f"{width}x{height}", "input_size_rule": size_rule, "orientation_variants_used":
               variants, "orientation_views_oof_auc": views_auc, "features_computed": computed,
               "features_cached": max(0, len(records) - computed),
