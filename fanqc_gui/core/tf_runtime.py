@@ -3,6 +3,7 @@ module level: the GUI shows its window first and the station may run without Ten
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -35,8 +36,6 @@ def install_advice() -> str:
 def tensorflow_available() -> bool:
     """True when TensorFlow can be imported (checked without importing it). Pages that need it ask here
     once, so a station installed without the `train` extra shows why a feature is off."""
-    import importlib.util
-
     return importlib.util.find_spec("tensorflow") is not None
 
 
@@ -107,25 +106,55 @@ def quiet_native_output():
                     print("\n".join(kept), file=sys.stderr)
 
 
+# One import at a time: two threads importing TensorFlow at once (training's background import and a page
+# that loads a model) meet in its circular imports, and Python hands one of them a half-initialised module
+# ("partially initialized module ... data_structures"). After such a failure TF cannot be imported again in
+# this process (its registries already hold the first half's entries), so the first error is kept and
+# repeated instead of retried.
+_import_lock = threading.Lock()
+_tf_failure: str | None = None
+
+
+class TensorFlowBroken(FanQCError, RuntimeError):
+    pass
+
+
 def import_tf():
-    global _tf
+    global _tf, _tf_failure
     if _tf is not None:
         return _tf
-    # TF_CPP_MIN_LOG_LEVEL=3 silences the import's C++ chatter. The import is NOT wrapped in
-    # quiet_native_output: training imports TF on a background thread, and redirecting the process's
-    # stdout/stderr from there swallowed whatever the main thread printed meanwhile (`fanqc train`'s own
-    # error, its --json document) when it failed during the import.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        import keras  # noqa: F401
-        import tensorflow as tf
-    except ImportError as exc:
-        advice = ("this is the station build; train with the full FanQC build" if getattr(sys, "frozen", False)
-                  else f"install the training extra: {INSTALL_HINT}")
-        raise TensorFlowMissing(f"TensorFlow is not installed; {advice}") from exc
-    tf.get_logger().setLevel("ERROR")
-    _tf = tf
-    return tf
+    with _import_lock:
+        if _tf is not None:
+            return _tf
+        if _tf_failure is not None:
+            raise TensorFlowBroken(_tf_failure)
+        # TF_CPP_MIN_LOG_LEVEL=3 silences the import's C++ chatter. The import is NOT wrapped in
+        # quiet_native_output: training imports TF on a background thread, and redirecting the process's
+        # stdout/stderr from there swallowed whatever the main thread printed meanwhile (`fanqc train`'s own
+        # error, its --json document) when it failed during the import.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        try:
+            import keras  # noqa: F401
+            import tensorflow as tf
+        except ImportError as exc:
+            if importlib.util.find_spec("tensorflow") is None:
+                advice = ("this is the station build; train with the full FanQC build"
+                          if getattr(sys, "frozen", False) else f"install the training extra: {INSTALL_HINT}")
+                raise TensorFlowMissing(f"TensorFlow is not installed; {advice}") from exc
+            _tf_failure = _broken_message(exc)
+            raise TensorFlowBroken(_tf_failure) from exc
+        except Exception as exc:
+            _tf_failure = _broken_message(exc)
+            raise TensorFlowBroken(_tf_failure) from exc
+        tf.get_logger().setLevel("ERROR")
+        _tf = tf
+        return tf
+
+
+def _broken_message(exc: BaseException) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (f"TensorFlow failed to import ({type(exc).__name__}: {first}); "
+            f"restart FanQC, and reinstall it if this repeats")
 
 
 def import_keras():
