@@ -121,6 +121,26 @@ def test_the_keras_model_loads_in_safe_mode_and_scores_like_the_tflite(trained, 
     assert keras.last_maps().shape[1:] == (8, 12)
 
 
+def test_padim_statistics_are_kept_in_float16_and_older_float32_models_still_load(trained_doc):
+    from fanqc_gui.core.models.anomaly import layers
+
+    model = ModelStore(trained_doc.folder.parent).load_keras(trained_doc)
+    scorer = model.get_layer("padim_distance")
+    assert [w.dtype for w in scorer.weights] == ["float16", "float16"]  # half the memory the conversion needs
+    # A model saved before: its scorer's config has no statistics_dtype and its weights are float32.
+    config = {**scorer.get_config(), "channels": None}
+    older_config = {k: v for k, v in config.items() if k != "statistics_dtype"}
+    features = np.random.default_rng(0).normal(size=(2, scorer.rows, scorer.cols, scorer.depth)).astype(np.float32)
+    distances = []
+    for cfg, dtype in ((older_config, np.float32), (config, np.float16)):
+        layer = layers.PatchMahalanobis.from_config(cfg)
+        layer.build(features.shape)
+        layer.set_weights([np.asarray(w, dtype) for w in scorer.get_weights()])
+        assert {w.dtype for w in layer.weights} == {np.dtype(dtype).name}
+        distances.append(np.asarray(layer(features)))
+    np.testing.assert_allclose(distances[0], distances[1], rtol=1e-5)
+
+
 def test_evaluate_predict_and_inspect_use_the_anomaly_model(trained, trained_doc, capsys, tmp_path):
     ws, store = trained
     code, doc, _ = cli_json(capsys, "evaluate", trained_doc.id, str(ws), "--models", str(store.root))

@@ -15,6 +15,13 @@ ops = keras.ops
 PACKAGE = "fanqc_anomaly"
 
 
+def _float32(weight):
+    """A statistic as float32 for the arithmetic. New models keep their statistics in float16, as model.tflite
+    does: converting float32 statistics took ~0.9 GB more memory than the values themselves (PaDiM's precision
+    matrices are 150 MB in float32 at 320x320); the converter folds the cast into the stored constants."""
+    return weight if weight.dtype == "float32" else ops.cast(weight, "float32")
+
+
 def _select(x, channels: list[int] | None):
     return x if channels is None else ops.take(x, np.asarray(channels, np.int32), axis=-1)
 
@@ -24,22 +31,25 @@ class PatchMahalanobis(keras.layers.Layer):
     """PaDiM: patch features (N, rows, cols, C) -> Mahalanobis distance of each patch to the Gaussian of good
     patches at its position (N, rows, cols). Weights: mean (P, d) and precision (P, d, d), P = rows * cols."""
 
-    def __init__(self, rows: int, cols: int, channels: list[int] | None, depth: int, **kwargs):
+    def __init__(self, rows: int, cols: int, channels: list[int] | None, depth: int,
+                 statistics_dtype: str = "float32", **kwargs):
         super().__init__(**kwargs)
         self.rows, self.cols, self.depth = int(rows), int(cols), int(depth)
         self.channels = None if channels is None else [int(c) for c in channels]
+        self.statistics_dtype = str(statistics_dtype)
 
     def build(self, input_shape):
         p = self.rows * self.cols
-        self.mean = self.add_weight(shape=(p, self.depth), initializer="zeros", trainable=False, name="mean")
+        self.mean = self.add_weight(shape=(p, self.depth), initializer="zeros", trainable=False, name="mean",
+                                    dtype=self.statistics_dtype)
         self.precision = self.add_weight(shape=(p, self.depth, self.depth), initializer="zeros", trainable=False,
-                                         name="precision")
+                                         name="precision", dtype=self.statistics_dtype)
 
     def call(self, x):
         p = self.rows * self.cols
         x = ops.reshape(_select(x, self.channels), (-1, p, self.depth))
-        diff = ops.transpose(x - self.mean, (1, 0, 2))  # (P, N, d): one matrix product per position
-        q = ops.sum(ops.matmul(diff, self.precision) * diff, axis=-1)
+        diff = ops.transpose(x - _float32(self.mean), (1, 0, 2))  # (P, N, d): one matrix product per position
+        q = ops.sum(ops.matmul(diff, _float32(self.precision)) * diff, axis=-1)
         return ops.reshape(ops.transpose(ops.sqrt(ops.maximum(q, 0.0))), (-1, self.rows, self.cols))
 
     def compute_output_shape(self, input_shape):
@@ -47,7 +57,7 @@ class PatchMahalanobis(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rows": self.rows, "cols": self.cols, "channels": self.channels,
-                "depth": self.depth}
+                "depth": self.depth, "statistics_dtype": self.statistics_dtype}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
