@@ -17,6 +17,11 @@ def user_config_dir() -> Path:
     return Path(os.environ.get("FANQC_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
+def user_cache_dir() -> Path:
+    """What can be made again (converted networks): safe to delete at any time."""
+    return Path(os.environ.get("FANQC_CACHE_DIR") or platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
 def model_store_for(chosen: str | None) -> Path:
     """$FANQC_MODELS, else the folder chosen in the settings, else models/ in the user data folder."""
     if os.environ.get("FANQC_MODELS"):

@@ -33,6 +33,7 @@ from fanqc_gui.core.dataset.decode_cache import CACHE_DIR
 from fanqc_gui.core.dataset.scan import DatasetError, scan_workspace
 from fanqc_gui.core.dataset.workspace import Workspace
 from fanqc_gui.core.imaging import PreprocessSpec, load_for_model
+from fanqc_gui.core.models import conversion_cache
 from fanqc_gui.core.models.backbone import classifier_tflite
 from fanqc_gui.core.models.backbone import features as feats
 from fanqc_gui.core.models.backbone.classifier import (
@@ -180,13 +181,18 @@ KEEP_CONVERSIONS = 4
 
 
 def _conversion(cache: feats.FeatureCache, name: str, convert: Callable[[], bytes]) -> bytes:
-    """A TFLite conversion of a network for this preprocessing: from this process or the workspace cache
-    (same key: same network, same input), else converted now (seconds) and kept."""
+    """A TFLite conversion of a network for this preprocessing: from this process, the workspace's cache or
+    the user's (same key: same network, same input), else converted now (seconds) and kept in both."""
     key = f"{name}-{cache.key}"
-    tflite = _converted.get(key) or cache.load_tflite(name)
+    tflite = _converted.get(key)
     if tflite is None:
-        tflite = convert()
-        cache.save_tflite(tflite, name)
+        tflite = cache.load_tflite(name)
+        if tflite is None or not conversion_cache.opens(tflite):  # missing or damaged: replaced
+            tflite = conversion_cache.load_conversion(key)
+            if tflite is None:
+                tflite = convert()
+                conversion_cache.keep_conversion(key, tflite)
+            cache.save_tflite(tflite, name)
     if len(_converted) >= KEEP_CONVERSIONS and key not in _converted:
         _converted.pop(next(iter(_converted)))
     _converted[key] = tflite
@@ -198,15 +204,23 @@ def _extractor(feature_model, cache: feats.FeatureCache):
     return feats.LiteRTFeatures(_conversion(cache, "backbone", lambda: keras_to_tflite(feature_model)))
 
 
+def _template(feature_model, cache: feats.FeatureCache, variants: int) -> bytes:
+    """The classifier's TFLite with the template head: with one view, the feature network's TFLite (the one
+    that computed the features) with the head appended; with more, converted once per input size and views."""
+    if variants == 1:
+        return _conversion(cache, "classifier-1", lambda: classifier_tflite.append_head(
+            _conversion(cache, "backbone", lambda: keras_to_tflite(feature_model))))
+    return _conversion(cache, f"classifier-{variants}", lambda: keras_to_tflite(
+        classifier_tflite.template_model(feature_model, variants)))
+
+
 def _station_tflite(feature_model, cache: feats.FeatureCache, variants: int, kernel: np.ndarray, bias: float,
                     check: tuple[np.ndarray, np.ndarray]) -> bytes | None:
     """model.tflite: the classifier converted once per input size and views with a template head, this run's
     head written in (classifier_tflite.py), proven on the check images; None (save_trained converts the
     model itself) when the template cannot be had or the copy disagrees with the head."""
     try:
-        template = _conversion(cache, f"classifier-{variants}", lambda: keras_to_tflite(
-            classifier_tflite.template_model(feature_model, variants)))
-        tflite = classifier_tflite.with_head(template, kernel, bias)
+        tflite = classifier_tflite.with_head(_template(feature_model, cache, variants), kernel, bias)
         batch, want = check
         got = LiteRTBackend(None, content=tflite)(batch)
     except Exception:  # noqa: BLE001 - the full conversion in save_trained still makes (or reports) the file

@@ -5,6 +5,7 @@ Every run uses the same input size, so the backbone is converted to TFLite once 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -162,6 +163,62 @@ def test_retraining_writes_its_head_into_the_cached_conversion_instead_of_conver
     assert second.model.metadata["training"]["orientation_variants_used"] == views
     assert (second.model.folder / "model.tflite").read_bytes() != (first.model.folder / "model.tflite").read_bytes()
     assert _litert_agrees_with_keras(store, second.model, base / "ws") < 1e-4
+
+
+def test_a_one_view_model_is_the_feature_network_with_the_head_appended_no_conversion(trained, monkeypatch):
+    base, store, _, _ = trained
+    conversions = []
+    monkeypatch.setattr(pretrained_training, "keras_to_tflite", lambda model: conversions.append(model))
+    monkeypatch.setattr(pretrained_training, "save_trained", _saving_without_conversion(conversions))
+    result = train(open_workspace(base / "ws"), store, _options(orientation_variants="off", seed=5))
+    assert conversions == []  # the backbone's TFLite that computed the features was reused
+    assert result.model.metadata["training"]["orientation_variants_used"] == 1
+    assert list((base / "ws" / ".fanqc" / "cache").glob("classifier-1-*.tflite"))
+    assert _litert_agrees_with_keras(store, result.model, base / "ws") < 1e-4
+
+
+def test_the_appended_head_scores_the_features_as_the_head_does(trained):
+    from fanqc_gui.core.models.backbone import classifier_tflite
+    from fanqc_gui.core.models.backends import LiteRTBackend
+
+    base, *_ = trained
+    backbone = next((base / "ws" / ".fanqc" / "cache").glob("backbone-*.tflite")).read_bytes()
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=backbone_features.feature_dim()).astype(np.float32) * 0.05
+    model = classifier_tflite.with_head(classifier_tflite.append_head(backbone), kernel, -0.4)
+    features_net = LiteRTBackend(None, content=backbone)
+    x = rng.random((3, *features_net._shape)).astype(np.float32)
+    features = features_net(x).reshape(3, -1)
+    expected = 1.0 / (1.0 + np.exp(-(features @ kernel - 0.4)))
+    np.testing.assert_allclose(LiteRTBackend(None, content=model)(x).reshape(-1), expected, atol=1e-5)
+
+
+def test_a_conversion_is_kept_for_the_users_other_workspaces_and_a_damaged_copy_is_made_again(trained, tmp_path):
+    from fanqc_gui.core.imaging import PreprocessSpec
+    from fanqc_gui.core.models import conversion_cache
+
+    base, *_ = trained
+    real = next((base / "ws" / ".fanqc" / "cache").glob("backbone-*.tflite")).read_bytes()
+    converted = []
+
+    def convert():
+        converted.append(1)
+        return real
+
+    spec = PreprocessSpec(width=96, height=64)
+    for workspace in ("first", "second"):  # the second workspace finds the first one's conversion
+        pretrained_training._converted.clear()
+        cache = backbone_features.FeatureCache(spec, tmp_path / workspace / "cache")
+        assert pretrained_training._conversion(cache, "backbone", convert) == real
+        assert cache.load_tflite("backbone") == real
+    assert converted == [1]
+    kept = conversion_cache.conversion_file(f"backbone-{cache.key}")
+    assert kept.read_bytes() == real and str(kept).startswith(os.environ["FANQC_CACHE_DIR"])
+    for damaged in (kept, cache.tflite_file("backbone")):  # another program wrote over both copies
+        damaged.write_bytes(real[:1000])
+    pretrained_training._converted.clear()
+    assert pretrained_training._conversion(cache, "backbone", convert) == real
+    assert converted == [1, 1] and kept.read_bytes() == real and cache.load_tflite("backbone") == real
 
 
 def _saving_without_conversion(conversions: list):

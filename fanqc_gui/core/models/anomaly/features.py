@@ -37,17 +37,26 @@ def feature_model_key(spec: PreprocessSpec) -> str:
 
 
 def feature_tflite(spec: PreprocessSpec, cache_dir: Path | None) -> bytes:
-    """The feature network's TFLite for this input: from the cache, else converted now (seconds) and kept."""
-    path = Path(cache_dir) / f"anomaly-features-{feature_model_key(spec)}.tflite" if cache_dir else None
+    """The feature network's TFLite for this input: from the workspace's cache or the user's (a damaged copy
+    is made again), else converted now (seconds) and kept in both."""
+    from fanqc_gui.core.models import conversion_cache
+
+    name = f"anomaly-features-{feature_model_key(spec)}"
+    path = Path(cache_dir) / f"{name}.tflite" if cache_dir else None
     if path is not None and path.is_file():
         try:
-            return path.read_bytes()
+            data = path.read_bytes()
+            if conversion_cache.opens(data):
+                return data
         except OSError:
             pass
-    from fanqc_gui.core.models.anomaly.model import to_tflite
-    from fanqc_gui.core.models.anomaly.network import build_feature_model
+    data = conversion_cache.load_conversion(name)
+    if data is None:
+        from fanqc_gui.core.models.anomaly.model import to_tflite
+        from fanqc_gui.core.models.anomaly.network import build_feature_model
 
-    data = to_tflite(build_feature_model(spec.height, spec.width))
+        data = to_tflite(build_feature_model(spec.height, spec.width))
+        conversion_cache.keep_conversion(name, data)
     if path is not None:
         try:
             write_bytes_atomic(path, data)
