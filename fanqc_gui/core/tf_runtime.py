@@ -15,7 +15,8 @@ from fanqc_gui.core.errors import FanQCError
 _NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
           "Saved artifact at", "Endpoint 'serve'", "TensorSpec(", "Output Type:", "Captures:", "args_0",
           "Created TensorFlow Lite XNNPACK delegate", "cpu_feature_guard", "This TensorFlow binary is optimized",
-          "To enable the following instructions", "WARNING: All log messages")
+          "To enable the following instructions", "WARNING: All log messages",
+          "Please consider providing the trackable_obj")
 
 _tf = None
 
