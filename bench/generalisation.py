@@ -1,7 +1,7 @@
 """Generalisation benchmark: default training on every GO/NG dataset the team has, each preset and the seed
 script side by side, measured on test images none of them trained on.
 
-usage: python bench/generalisation.py [--datasets casting,screw,demo] [--presets pretrained,reference]
+usage: python bench/generalisation.py [--datasets casting,screw,demo] [--presets pretrained,reference,fine-tune]
                                       [--skip-seed] [--split-seed 0] [--keep DIR]
 - casting: ../shared/datasets/casting/{train,test}
 - screw:   ../shared/datasets/screw (250 GO / 50 NG, no split given): a seeded stratified 80/20 split
@@ -94,10 +94,11 @@ def evaluate(fanqc: list[str], env: dict, models: str, model: str, test: Path) -
             "threshold": round(ev["threshold"], 4), "test_images": ev["images"]}
 
 
-def run_fanqc(preset: str, train: Path, test: Path, tmp: Path, fanqc: list[str], env: dict) -> dict:
-    models = str(tmp / f"models-{preset}")
-    trained, wall = run_json(fanqc + ["train", str(train), "--preset", preset, "--models", models, "--json",
-                                      "--quiet"], env)
+def run_fanqc(method: str, train: Path, test: Path, tmp: Path, fanqc: list[str], env: dict) -> dict:
+    """method: a preset, or "fine-tune" (the pretrained preset with --fine-tune)."""
+    models = str(tmp / f"models-{method}")
+    preset = ["--preset", "pretrained", "--fine-tune"] if method == "fine-tune" else ["--preset", method]
+    trained, wall = run_json(fanqc + ["train", str(train), *preset, "--models", models, "--json", "--quiet"], env)
     row = {"train_seconds": round(wall, 1), **evaluate(fanqc, env, models, trained["model_id"], test),
            "ready": trained.get("ready"), "verdict": trained.get("verdict")}
     meta = json.loads((Path(trained["model"]) / "metadata.json").read_text())

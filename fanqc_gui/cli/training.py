@@ -40,6 +40,9 @@ def add_parsers(sub) -> None:
                    help="pretrained: the model also looks at each image flipped/turned and averages (default auto: "
                         "the fewest views that keep the out-of-fold ROC AUC; each costs the station time)")
     p.add_argument("--folds", type=int, help="pretrained: k of the k-fold that chooses the threshold (default 5)")
+    p.add_argument("--fine-tune", action="store_const", const=True, default=None,
+                   help="pretrained: also tune the backbone's upper blocks (11-14) on these images, for parts unlike "
+                        "everyday objects; minutes instead of seconds")
     p.add_argument("--val-split", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", action="store_true", help="random flips, small rotations, brightness")
@@ -77,6 +80,7 @@ def cmd_train(args) -> dict:
                              f"preset only (the {preset} preset has no epochs): add --preset reference, or leave "
                              f"{'it' if len(given) == 1 else 'them'} out")
     chosen = {"preset": args.preset, "orientation_variants": args.orientation_variants, "folds": args.folds,
+              "fine_tune": args.fine_tune,
               **_image_size_option(preset, args.image_size)}
     options = TrainOptions(val_split=args.val_split, seed=args.seed,
                            augment=args.augment, class_weighting=args.class_weighting,

@@ -10,7 +10,7 @@ from fanqc_gui.core.dataset.workspace import open_workspace
 
 # Classifier options that mean nothing here: said once instead of silently ignored.
 _CLASSIFIER_ONLY = ("epochs", "batch_size", "learning_rate", "hard_example_fraction", "preset",
-                    "orientation_variants", "folds")
+                    "orientation_variants", "folds", "fine_tune")
 
 
 def train_anomaly_command(args, store, progress) -> dict:

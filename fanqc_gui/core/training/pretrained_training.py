@@ -36,6 +36,7 @@ from fanqc_gui.core.imaging import PreprocessSpec, load_for_model
 from fanqc_gui.core.models import conversion_cache
 from fanqc_gui.core.models.backbone import classifier_tflite
 from fanqc_gui.core.models.backbone import features as feats
+from fanqc_gui.core.models.backbone import fine_tune as fine_tune_nets
 from fanqc_gui.core.models.backbone.classifier import (
     MAX_TAP_BLOCKS,
     TAP_BLOCKS,
@@ -43,6 +44,7 @@ from fanqc_gui.core.models.backbone.classifier import (
     build_feature_model,
     feature_dim,
 )
+from fanqc_gui.core.models.backbone.efficientnet_lite0 import set_pretrained_weights
 from fanqc_gui.core.models.backbone.input_size import parse_input_size, sample_sizes, size_by_rule
 from fanqc_gui.core.models.backbone.linear_head import L2, SAFER, HeadFailed, LinearHead, fit_head
 from fanqc_gui.core.models.backbone.weights import DISTRIBUTION, SHA256, VERSION, BackboneError, weights_path
@@ -52,6 +54,7 @@ from fanqc_gui.core.models.export import keras_to_tflite
 from fanqc_gui.core.models.model_store import ModelStore, now_iso
 from fanqc_gui.core.models.threshold_choice import choose_threshold
 from fanqc_gui.core.tf_runtime import import_keras, import_tf, tensorflow_available
+from fanqc_gui.core.training import fine_tuning
 from fanqc_gui.core.training.training_run import (
     BatchProgress,
     EpochMetrics,
@@ -95,6 +98,8 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
             width, height, size_rule = size_by_rule(sample_sizes([r.path for r in report.images], options.seed))
         spec = PreprocessSpec(width=width, height=height, interpolation=options.interpolation)
         variants = feats.variants_for(len(report.images), width, height, options.orientation_variants)
+        if options.fine_tune:
+            fine_tuning.require_memory(len(report.images), variants, spec)
         cache = feats.FeatureCache(spec, ws.root / CACHE_DIR if use_disk_cache else None)
         listener.on_stage("Loading TensorFlow")
         tf_import.join()
@@ -121,9 +126,11 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
     if options.orientation_variants == "auto" and variants > 1:
         listener.on_stage("Choosing how many orientations the model looks at")
         variants, views_auc = fewest_views(x, y, options)
+    x_views = x
     x = x[:, :variants].mean(axis=1)  # N x D: each image's features averaged over its views, as the model does
     listener.on_stage("Training")
     history, oof, retries = _out_of_fold(x, y, options, listener, feature_model)
+    frozen_oof = oof
     if len(history) < options.folds:  # stopped: without every fold's scores there is no honest threshold
         return TrainResult(None, history, len(history), 0, time.perf_counter() - t0, True, problems=problems)
     if float(np.std(oof)) < CONSTANT_SPREAD:
@@ -132,17 +139,37 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
                             "are not blank or identical.")
     head, final_retry = _fit_safely(x, y)
     retries += final_retry
+    kernel, bias = head.folded()
+    records = [r for r in report.images if r.path not in {p.path for p in problems}]  # x's rows, in order
+    want = head.scores(x[:CHECK_IMAGES])
+    tuned, tuning_report = None, None
+    if options.fine_tune:
+        try:
+            tuned = fine_tuning.fine_tune(
+                records, spec, variants, x_views, y, fold_of(y, options.folds, options.seed),
+                lambda: _conversion(cache, "lower", lambda: keras_to_tflite(
+                    fine_tune_nets.build_lower_model(height, width))),
+                listener, feature_model, options.seed, CHECK_IMAGES, len(history) + 1)
+        except fine_tuning.FineTuneStopped:
+            return TrainResult(None, history, len(history), 0, time.perf_counter() - t0, True, problems=problems)
+        tuning_report = _tuning_report(tuned, y, frozen_oof)
+        if tuning_report["kept"]:
+            oof, kernel, bias, want = tuned.oof, tuned.kernel, tuned.bias, tuned.check_scores
+            history = history + tuned.history  # the curves: the frozen head's folds, then the tuned ones
+            set_pretrained_weights(feature_model, tuned.weights)
+        else:
+            listener.on_stage(tuning_report["why"])
+            tuned = None
     listener.on_committed()
     listener.on_stage("Measuring on validation images")
     choice = choose_threshold(y, oof, options.target_ng_recall, options.max_false_reject,
                               scores_from=f"out-of-fold ({options.folds}-fold)")
     validation = compute_metrics(y, oof, choice.threshold).to_dict()
-    kernel, bias = head.folded()
     model = build_classifier(feature_model, kernel, bias, variants)
-    records = [r for r in report.images if r.path not in {p.path for p in problems}]
-    check = _check_model(model, records, spec, head, x)
+    check = _check_model(model, records, spec, want)
     listener.on_stage("Saving model")  # before the TFLite model: its first conversion takes seconds
-    tflite = _station_tflite(feature_model, cache, variants, kernel, bias, check)
+    # A tuned backbone is not the cached template's: save_trained converts the whole model.
+    tflite = None if tuned else _station_tflite(feature_model, cache, variants, kernel, bias, check)
     recipe = {"input_size_used": f"{width}x{height}", "input_size_rule": size_rule, "orientation_variants_used":
               variants, "orientation_views_oof_auc": views_auc, "features_computed": computed,
               "features_cached": max(0, len(records) - computed),
@@ -151,11 +178,32 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
               "head": {"kind": "logistic regression on standardised pooled features averaged over the orientation "
                        "variants (the model averages them too)", "class_weighting": "balanced",
                        "l2": SAFER["l2"] if final_retry else L2, "training_loss": head.loss},
-              "retries": retries}
+              "retries": retries,
+              "fine_tuned": tuning_report}
     metadata = _metadata(ws, report, options, spec, history, validation, choice, recipe, records, y, oof, name)
     info = save_trained(store, model, metadata, tflite=tflite)
     return TrainResult(info, history, len(history), len(history), time.perf_counter() - t0, False, validation,
                        problems, choice)
+
+
+def tuning_helped(tuned_auc: float, frozen_auc: float) -> bool:
+    """Fine-tuning is kept only when it ranks the images it never trained on at least as well as the frozen
+    head did (same folds, so a fair comparison): minutes of tuning never make a worse model."""
+    return tuned_auc >= frozen_auc
+
+
+def _tuning_report(tuned: fine_tuning.FineTuned, y: np.ndarray, frozen_oof: np.ndarray) -> dict:
+    tuned_auc, frozen_auc = roc_auc(y, tuned.oof) or 0.0, roc_auc(y, frozen_oof) or 0.0
+    kept = tuning_helped(tuned_auc, frozen_auc)
+    report = {"blocks": list(fine_tune_nets.TUNED_BLOCKS), "epochs": tuned.epochs,
+              "learning_rate": fine_tuning.LEARNING_RATE, "batch_size": fine_tuning.BATCH,
+              "batch_norm": "ImageNet statistics, frozen", "seconds": round(tuned.seconds, 1),
+              "oof_auc": round(tuned_auc, 4), "frozen_head_oof_auc": round(frozen_auc, 4), "kept": kept}
+    if not kept:
+        report["why"] = (f"Fine-tuning did not help on images it never trained on (out-of-fold ROC AUC "
+                         f"{tuned_auc:.4f}, frozen features {frozen_auc:.4f}): the model with the frozen backbone "
+                         f"is saved")
+    return report
 
 
 def _backbone_or_error(fn, *args):
@@ -308,15 +356,14 @@ def _ce(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(-(y * np.log(p) + (1 - y) * np.log1p(-p))))
 
 
-def _check_model(model, records, spec: PreprocessSpec, head: LinearHead, x: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The assembled Keras model must give what the head gave on the cached features (same network, same
-    preprocessing): a guard against a mismatch between the cached features and the saved network.
-    Returns the check images and the head's scores of them."""
+def _check_model(model, records, spec: PreprocessSpec, want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The assembled Keras model must give what training gave (the head on the cached features, or the
+    fine-tuned network) on the first images: a guard against a mismatch between the cached features and the
+    saved network. Returns the check images and those scores."""
     pick = list(range(min(CHECK_IMAGES, len(records))))
     batch = np.stack([load_for_model(records[i].path, spec) for i in pick])
     got = import_keras().ops.convert_to_numpy(model(batch, training=False)).reshape(-1)
-    want = head.scores(x[pick])
+    want = np.asarray(want)[:len(pick)]
     diff = float(np.max(np.abs(got - want)))
     if not diff <= MAX_CHECK_DIFF:
         raise TrainingError(f"the assembled model disagrees with its trained head by {diff:.2g} on the training "
@@ -335,7 +382,7 @@ def _metadata(ws: Workspace, report, options: TrainOptions, spec: PreprocessSpec
         "app_version": __version__, "tensorflow_version": tf.__version__, "keras_version": keras.__version__,
         "architecture": ARCHITECTURE, "preset": "pretrained",
         "backbone": {"name": "EfficientNet-Lite0", "weights": f"ImageNet ({DISTRIBUTION} {VERSION})",
-                     "sha256": SHA256, "frozen": True,
+                     "sha256": SHA256, "frozen": not (recipe["fine_tuned"] or {}).get("kept"),
                      "features": f"max and mean of blocks {list(TAP_BLOCKS)}, max of blocks "
                                  f"{list(MAX_TAP_BLOCKS)}, averaged over the orientation variants",
                      "feature_dim": feature_dim()},

@@ -52,6 +52,7 @@ class TrainOptions:
     input_size: str = "auto"  # pretrained: "auto" (by rule from the images' sizes), "N" or "WxH"
     orientation_variants: str = "auto"  # pretrained: flips/turns as extra features: "auto", "on", "off"
     folds: int = 5  # pretrained: the k-fold whose out-of-fold scores choose the threshold
+    fine_tune: bool = False  # pretrained: also tune the upper blocks (minutes, not seconds: fine_tuning.py)
 
     def validate(self) -> None:
         checks = [
@@ -67,6 +68,8 @@ class TrainOptions:
             (self.preset in PRESETS, f"unknown preset {self.preset!r}: use one of {', '.join(PRESETS)}"),
             (self.orientation_variants in ("auto", "on", "off"), "orientation variants must be auto, on or off"),
             (2 <= self.folds <= 20, "folds must be between 2 and 20"),
+            (not self.fine_tune or self.preset == "pretrained",
+             "fine-tuning is for the pretrained preset (the reference network trains all its layers anyway)"),
         ]
         for ok, message in checks:
             if not ok:

@@ -94,6 +94,10 @@ class TrainingOptionsForm(QWidget):
         self.orientation = _combo(ORIENTATION_CHOICES, "The model looks at each image also flipped and turned and "
                                                        "averages (automatic: as many as help on these images; "
                                                        "each one costs the station time per frame).")
+        self.fine_tune = QCheckBox("Fine-tune the upper blocks (minutes instead of seconds)",
+                                   toolTip="Also adapt the backbone's last blocks (11-14) to these images, not only "
+                                           "the head: for parts unlike everyday objects. Each threshold fold tunes "
+                                           "them again, so training takes minutes; the threshold stays honest.")
         self.target_recall = _percent_box(50.0, 100.0, " % of NG", "The threshold is set to catch at least this "
                                           "share of the defects, measured on images the model did not learn "
                                           "from (with NG images; an anomaly model of good parts alone sets it "
@@ -160,6 +164,7 @@ class TrainingOptionsForm(QWidget):
         form.addRow("Input size", self.input_size)
         form.addRow("Threshold folds", self.folds)
         form.addRow("Flips and turns", self.orientation)
+        form.addRow("", self.fine_tune)
         form.addRow("Memory bank", self.max_bank)
         form.addRow("Catch at least", self.target_recall)
         form.addRow("Reject at most", self.max_reject)
@@ -182,7 +187,7 @@ class TrainingOptionsForm(QWidget):
             box.valueChanged.connect(self._on_field_changed)
         for box in (self.learning_rate, self.target_recall, self.max_reject, self.max_bank):
             box.valueChanged.connect(self._on_field_changed)
-        for check in (self.augment, self.early_stopping):
+        for check in (self.augment, self.early_stopping, self.fine_tune):
             check.toggled.connect(self._on_field_changed)
         for combo in (self.class_weighting, self.preset, self.method, self.orientation):
             combo.currentIndexChanged.connect(self._on_field_changed)
@@ -212,7 +217,7 @@ class TrainingOptionsForm(QWidget):
                        early_stopping=self.early_stopping.isChecked(), patience=self.patience.value(),
                        preset=self.preset.currentData(), input_size=self._input_size_text(),
                        folds=self.folds.value(), orientation_variants=self.orientation.currentData(),
-                       target_ng_recall=self.target_recall.value() / 100.0,
+                       fine_tune=self.fine_tune.isChecked(), target_ng_recall=self.target_recall.value() / 100.0,
                        max_false_reject=self.max_reject.value() / 100.0)
 
     def anomaly_options(self) -> AnomalyOptions:
@@ -230,7 +235,8 @@ class TrainingOptionsForm(QWidget):
         self._base = options
         widgets = (self.epochs, self.hard_share, self.batch_size, self.learning_rate, self.image_size,
                    self.val_split, self.seed, self.augment, self.class_weighting, self.early_stopping, self.patience,
-                   self.preset, self.input_size, self.folds, self.orientation, self.target_recall, self.max_reject)
+                   self.preset, self.input_size, self.folds, self.orientation, self.fine_tune, self.target_recall,
+                   self.max_reject)
         for w in widgets:
             w.blockSignals(True)
         self.epochs.setValue(options.epochs or 0)
@@ -248,6 +254,7 @@ class TrainingOptionsForm(QWidget):
         self.input_size.setText("" if options.input_size == "auto" else options.input_size)
         self.folds.setValue(options.folds)
         self.orientation.setCurrentIndex(max(0, self.orientation.findData(options.orientation_variants)))
+        self.fine_tune.setChecked(options.fine_tune)
         self.target_recall.setValue(100.0 * options.target_ng_recall)
         self.max_reject.setValue(100.0 * options.max_false_reject)
         for w in widgets:
@@ -288,7 +295,7 @@ class TrainingOptionsForm(QWidget):
         reference = not anomaly and preset == "reference"
         pretrained = not anomaly and preset == "pretrained"
         rows = {self.preset: not anomaly, self.method: anomaly, self.input_size: not reference,
-                self.folds: pretrained, self.orientation: pretrained,
+                self.folds: pretrained, self.orientation: pretrained, self.fine_tune: pretrained,
                 self.max_bank: anomaly and self.method.currentData() == "patchcore"}
         for widget in (self.epochs, self.hard_share, self.batch_size, self.learning_rate, self.image_size,
                        self.val_split, self.augment, self.class_weighting, self._stopping):

@@ -221,6 +221,87 @@ def test_a_conversion_is_kept_for_the_users_other_workspaces_and_a_damaged_copy_
     assert converted == [1, 1] and kept.read_bytes() == real and cache.load_tflite("backbone") == real
 
 
+def test_fine_tuning_tunes_the_upper_blocks_and_keeps_the_threshold_out_of_fold(trained, tmp_path, monkeypatch):
+    from fanqc_gui.core.models.backbone.weights import pretrained_weights
+
+    base, _, _, _ = trained
+    store = ModelStore(tmp_path / "models")
+    rec = Recorder()
+    monkeypatch.setattr(pretrained_training, "tuning_helped", lambda tuned, frozen: True)  # whatever it scored
+    result = train(open_workspace(base / "ws"), store, _options(fine_tune=True, orientation_variants="off"), rec)
+    meta = result.model.metadata
+    assert meta["backbone"]["frozen"] is False
+    tuned = meta["training"]["fine_tuned"]
+    assert tuned["blocks"] == [11, 12, 13, 14] and tuned["epochs"] >= 2 and 0.0 <= tuned["oof_auc"] <= 1.0
+    assert tuned["kept"] is True and "frozen_head_oof_auc" in tuned
+    assert any(s.startswith("Fine-tuning blocks 11-14: fold 1 of 5") for s in rec.stages)
+    # One curve point per fold, each scored on images it was not trained on: the frozen head's, then the tuned.
+    assert [m.epoch for m in rec.epochs] == list(range(1, 11)) and len(meta["history"]) == 10
+    assert meta["threshold_choice"]["scores"].startswith("out-of-fold")
+    assert len(meta["validation_files"]) == 48
+    keras_model = store.load_keras(result.model)
+    imagenet = pretrained_weights()
+    moved = np.abs(keras_model.get_layer("block12_project_conv").get_weights()[0]
+                   - imagenet["block12_project_conv"][0]).max()
+    assert moved > 1e-6  # tuned
+    np.testing.assert_array_equal(keras_model.get_layer("block5_project_conv").get_weights()[0],
+                                  imagenet["block5_project_conv"][0])  # below the tap: frozen
+    assert _litert_agrees_with_keras(store, result.model, base / "ws") < 1e-4  # the station scores as trained
+
+
+def test_fine_tuning_that_ranks_unseen_images_worse_is_not_kept(trained, tmp_path, monkeypatch):
+    from fanqc_gui.core.training import fine_tuning
+
+    base, *_ = trained
+
+    def worse(records, spec, views, x, y, fold, lower_tflite, listener, feature_model, seed, check, first):
+        return fine_tuning.FineTuned(oof=(1.0 - y).astype(np.float32), kernel=np.zeros(x.shape[-1], np.float32),
+                                     bias=0.0, weights={}, history=[], epochs=2, check_scores=np.zeros(check),
+                                     seconds=1.0)  # ranks every NG below every GO
+
+    monkeypatch.setattr(fine_tuning, "fine_tune", worse)
+    rec = Recorder()
+    store = ModelStore(tmp_path / "models")
+    result = train(open_workspace(base / "ws"), store, _options(fine_tune=True, orientation_variants="off"), rec)
+    meta = result.model.metadata
+    report = meta["training"]["fine_tuned"]
+    assert report["kept"] is False and report["oof_auc"] == 0.0 and meta["backbone"]["frozen"] is True
+    assert any(s.startswith("Fine-tuning did not help on images it never trained on") for s in rec.stages)
+    assert meta["validation"]["roc_auc"] > 0.5  # the frozen head's out-of-fold scores
+    assert _litert_agrees_with_keras(store, result.model, base / "ws") < 1e-4
+
+
+def test_fine_tuning_is_refused_for_the_reference_preset_and_when_its_maps_outgrow_memory(
+        trained, tmp_path, monkeypatch, capsys):
+    from fanqc_gui.cli import main
+    from fanqc_gui.core.training import fine_tuning
+
+    with pytest.raises(ValueError, match="fine-tuning is for the pretrained preset"):
+        TrainOptions(preset="reference", fine_tune=True).validate()
+    base, *_ = trained
+    assert main(["train", str(base / "ws"), "--preset", "reference", "--fine-tune", "--models",
+                 str(tmp_path / "m1")]) == 2
+    assert "fine-tuning is for the pretrained preset" in capsys.readouterr().err
+    monkeypatch.setattr(fine_tuning, "MAPS_BUDGET_BYTES", 1000)
+    store = ModelStore(tmp_path / "m2")
+    with pytest.raises(TrainingError, match=r"fine-tuning 48 images .* needs .* GB of feature maps"):
+        train(open_workspace(base / "ws"), store, _options(fine_tune=True))
+    assert store.list() == []
+
+
+def test_stop_during_fine_tuning_saves_nothing(trained, tmp_path):
+    base, *_ = trained
+
+    class StopWhenTuning(Recorder):
+        def should_stop(self):
+            return any(s.startswith("Fine-tuning blocks") for s in self.stages)
+
+    store = ModelStore(tmp_path / "models")
+    result = train(open_workspace(base / "ws"), store, _options(fine_tune=True, orientation_variants="off"),
+                   StopWhenTuning())
+    assert result.stopped and result.model is None and store.list() == []
+
+
 def _saving_without_conversion(conversions: list):
     from fanqc_gui.core.training import training_run
 

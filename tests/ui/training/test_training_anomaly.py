@@ -53,11 +53,16 @@ def test_the_mode_and_the_preset_choose_what_start_trains_and_show_only_their_op
         assert form.run_options().preset == "reference"
         assert _shown(form, form.epochs) and _shown(form, form.image_size) and not _shown(form, form.method)
         assert not _shown(form, form.input_size)  # the reference CNN takes a square image size
+        assert not _shown(form, form.fine_tune)  # the reference network trains all its layers anyway
         assert page.architecture.table.isVisibleTo(page.architecture)
 
         form.preset.setCurrentIndex(form.preset.findData("pretrained"))
         assert form.run_options().preset == "pretrained"
         assert _shown(form, form.input_size) and _shown(form, form.folds) and not _shown(form, form.epochs)
+        assert _shown(form, form.fine_tune) and not form.fine_tune.isChecked() and not form.run_options().fine_tune
+        QTest.mouseClick(form.fine_tune, Qt.MouseButton.LeftButton)
+        assert form.run_options().fine_tune and "minutes" in form.fine_tune.text()
+        QTest.mouseClick(form.fine_tune, Qt.MouseButton.LeftButton)
         assert not page.architecture.table.isVisibleTo(page.architecture)
         assert "ImageNet" in page.architecture.other_label.text()
         QTest.keyClicks(form.input_size, "12x7")  # not a multiple of 32: Start says why

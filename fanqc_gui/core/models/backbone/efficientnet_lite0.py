@@ -93,40 +93,53 @@ def backbone_layers(inputs):
     keras = import_keras()
     L = keras.layers
     out: dict = {}
+    x = _add(out, normalisation_layer(keras), inputs)
+    x = _add(out, L.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv"), x)
+    x = _add(out, _bn_layer(L, "stem_bn"), x)
+    x = _add(out, _relu6_layer(L, "stem_relu"), x)
+    x = block_layers(x, range(len(blocks())), out)
+    x = _add(out, L.Conv2D(HEAD_CHANNELS, 1, padding="same", use_bias=False, name="head_conv"), x)
+    x = _add(out, _bn_layer(L, "head_bn"), x)
+    _add(out, _relu6_layer(L, "head_relu"), x)
+    return out
 
-    def add(layer, x):
-        y = layer(x)
-        out[layer.name] = y
-        return y
 
-    def bn(name):
-        return L.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
-
-    def relu6(name):
-        return L.ReLU(max_value=6.0, name=name)
-
-    x = add(normalisation_layer(keras), inputs)
-    x = add(L.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv"), x)
-    x = add(bn("stem_bn"), x)
-    x = add(relu6("stem_relu"), x)
-    for b in blocks():
+def block_layers(x, indices, out: dict | None = None):
+    """Apply blocks `indices` (consecutive) to x, the previous block's output; the layers have the
+    backbone's names, so set_pretrained_weights fills them. Each layer's output goes into `out`."""
+    L = import_keras().layers
+    out = {} if out is None else out
+    for b in (blocks()[i] for i in indices):
         p = f"block{b.index}"
         block_in = x
         if b.expand != 1:
-            x = add(L.Conv2D(b.channels_in * b.expand, 1, padding="same", use_bias=False, name=f"{p}_expand_conv"), x)
-            x = add(bn(f"{p}_expand_bn"), x)
-            x = add(relu6(f"{p}_expand_relu"), x)
-        x = add(L.DepthwiseConv2D(b.kernel, strides=b.stride, padding="same", use_bias=False, name=f"{p}_dwconv"), x)
-        x = add(bn(f"{p}_dw_bn"), x)
-        x = add(relu6(f"{p}_dw_relu"), x)
-        x = add(L.Conv2D(b.channels_out, 1, padding="same", use_bias=False, name=f"{p}_project_conv"), x)
-        x = add(bn(f"{p}_project_bn"), x)
+            x = _add(out, L.Conv2D(b.channels_in * b.expand, 1, padding="same", use_bias=False,
+                                   name=f"{p}_expand_conv"), x)
+            x = _add(out, _bn_layer(L, f"{p}_expand_bn"), x)
+            x = _add(out, _relu6_layer(L, f"{p}_expand_relu"), x)
+        x = _add(out, L.DepthwiseConv2D(b.kernel, strides=b.stride, padding="same", use_bias=False,
+                                        name=f"{p}_dwconv"), x)
+        x = _add(out, _bn_layer(L, f"{p}_dw_bn"), x)
+        x = _add(out, _relu6_layer(L, f"{p}_dw_relu"), x)
+        x = _add(out, L.Conv2D(b.channels_out, 1, padding="same", use_bias=False, name=f"{p}_project_conv"), x)
+        x = _add(out, _bn_layer(L, f"{p}_project_bn"), x)
         if b.has_skip:
-            x = add(L.Add(name=f"{p}_add"), [x, block_in])
-    x = add(L.Conv2D(HEAD_CHANNELS, 1, padding="same", use_bias=False, name="head_conv"), x)
-    x = add(bn("head_bn"), x)
-    add(relu6("head_relu"), x)
-    return out
+            x = _add(out, L.Add(name=f"{p}_add"), [x, block_in])
+    return x
+
+
+def _add(out: dict, layer, x):
+    y = layer(x)
+    out[layer.name] = y
+    return y
+
+
+def _bn_layer(L, name: str):
+    return L.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
+
+
+def _relu6_layer(L, name: str):
+    return L.ReLU(max_value=6.0, name=name)
 
 
 def build_imagenet_classifier(height: int = 224, width: int = 224):
