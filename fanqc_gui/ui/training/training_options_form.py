@@ -94,7 +94,7 @@ class TrainingOptionsForm(QWidget):
         self.orientation = _combo(ORIENTATION_CHOICES, "The model looks at each image also flipped and turned and "
                                                        "averages (automatic: as many as help on these images; "
                                                        "each one costs the station time per frame).")
-        self.fine_tune = QCheckBox("Fine-tune the upper blocks (minutes instead of seconds)",
+        self.fine_tune = QCheckBox("Fine-tune the upper blocks (slow)",
                                    toolTip="Also adapt the backbone's last blocks (11-14) to these images, not only "
                                            "the head: for parts unlike everyday objects. Each threshold fold tunes "
                                            "them again, so training takes minutes; the threshold stays honest.")

@@ -61,7 +61,7 @@ def test_the_mode_and_the_preset_choose_what_start_trains_and_show_only_their_op
         assert _shown(form, form.input_size) and _shown(form, form.folds) and not _shown(form, form.epochs)
         assert _shown(form, form.fine_tune) and not form.fine_tune.isChecked() and not form.run_options().fine_tune
         QTest.mouseClick(form.fine_tune, Qt.MouseButton.LeftButton)
-        assert form.run_options().fine_tune and "minutes" in form.fine_tune.text()
+        assert form.run_options().fine_tune and "minutes" in form.fine_tune.toolTip()
         QTest.mouseClick(form.fine_tune, Qt.MouseButton.LeftButton)
         assert not page.architecture.table.isVisibleTo(page.architecture)
         assert "ImageNet" in page.architecture.other_label.text()
