@@ -20,7 +20,7 @@ from fanqc_gui.core.dataset.scan import ImageRecord
 from fanqc_gui.core.imaging import ImageError, PreprocessSpec, decode_image, resize_rgb_uint8, to_model_input
 from fanqc_gui.core.models.backbone import fine_tune as nets
 from fanqc_gui.core.models.backbone.features import variant
-from fanqc_gui.core.models.backbone.linear_head import balanced_weights, fit_head
+from fanqc_gui.core.models.backbone.linear_head import balanced_weights, cross_entropy, fit_head
 from fanqc_gui.core.tf_runtime import import_keras
 from fanqc_gui.core.training.training_run import BatchProgress, EpochMetrics, TrainingError, TrainingListener
 
@@ -97,7 +97,7 @@ def fine_tune(records: Sequence[ImageRecord], spec: PreprocessSpec, views: int, 
         start = time.perf_counter()
         fitted = model.fit([maps[train], frozen[train]], y[train], sample_weight=balanced_weights(y[train]),
                            batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0,
-                           callbacks=[_Progress(listener, epochs, int(np.sum(train)))])
+                           callbacks=[_progress(listener, epochs, int(np.sum(train)))])
         if listener.should_stop():
             raise FineTuneStopped()
         loss = fitted.history["loss"][-1]
@@ -108,8 +108,9 @@ def fine_tune(records: Sequence[ImageRecord], spec: PreprocessSpec, views: int, 
             held = ~train
             p = model.predict([maps[held], frozen[held]], batch_size=BATCH, verbose=0).reshape(-1)
             oof[held] = p
-            m = EpochMetrics(first_epoch + k, float(loss), float(fitted.history["accuracy"][-1]), _ce(y[held], p),
-                             float(np.mean((p >= 0.5) == (y[held] > 0.5))), time.perf_counter() - start)
+            m = EpochMetrics(first_epoch + k, float(loss), float(fitted.history["accuracy"][-1]),
+                             cross_entropy(y[held], p), float(np.mean((p >= 0.5) == (y[held] > 0.5))),
+                             time.perf_counter() - start)
             history.append(m)
             listener.on_epoch(m, feature_model)
     pick = slice(0, min(check, len(y)))
@@ -148,28 +149,21 @@ def _lower_maps(records, spec: PreprocessSpec, views: int, tflite: bytes, listen
     return maps
 
 
-class _Progress:
+def _progress(listener: TrainingListener, epochs: int, rows: int):
     """A Keras callback: batch progress to the listener, and its stop request honoured between batches."""
+    keras = import_keras()
 
-    def __new__(cls, listener: TrainingListener, epochs: int, rows: int):
-        keras = import_keras()
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.t0 = epoch, time.perf_counter()
 
-        class Progress(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.epoch, self.t0 = epoch, time.perf_counter()
+        def on_train_batch_end(self, batch, logs=None):
+            done = min((batch + 1) * BATCH, rows)
+            rate = done / max(time.perf_counter() - self.t0, 1e-6)
+            listener.on_batch(BatchProgress(self.epoch + 1, epochs, batch + 1, -(-rows // BATCH),
+                                            self.epoch * rows + done, epochs * rows, rate,
+                                            ((epochs - self.epoch) * rows - done) / rate))
+            if listener.should_stop():
+                self.model.stop_training = True
 
-            def on_train_batch_end(self, batch, logs=None):
-                done = min((batch + 1) * BATCH, rows)
-                rate = done / max(time.perf_counter() - self.t0, 1e-6)
-                listener.on_batch(BatchProgress(self.epoch + 1, epochs, batch + 1, -(-rows // BATCH),
-                                                self.epoch * rows + done, epochs * rows, rate,
-                                                ((epochs - self.epoch) * rows - done) / rate))
-                if listener.should_stop():
-                    self.model.stop_training = True
-
-        return Progress()
-
-
-def _ce(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
-    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log1p(-p))))
+    return Progress()

@@ -46,7 +46,7 @@ from fanqc_gui.core.models.backbone.classifier import (
 )
 from fanqc_gui.core.models.backbone.efficientnet_lite0 import set_pretrained_weights
 from fanqc_gui.core.models.backbone.input_size import parse_input_size, sample_sizes, size_by_rule
-from fanqc_gui.core.models.backbone.linear_head import L2, SAFER, HeadFailed, LinearHead, fit_head
+from fanqc_gui.core.models.backbone.linear_head import L2, SAFER, HeadFailed, LinearHead, cross_entropy, fit_head
 from fanqc_gui.core.models.backbone.weights import DISTRIBUTION, SHA256, VERSION, BackboneError, weights_path
 from fanqc_gui.core.models.backends import LiteRTBackend
 from fanqc_gui.core.models.evaluation import compute_metrics, roc_auc
@@ -341,8 +341,8 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, options: TrainOptions, listener: 
         retries += retry
         oof[held] = head.scores(x[held])
         fit_p = head.scores(x[train])
-        m = EpochMetrics(k + 1, _ce(y[train], fit_p), float(np.mean((fit_p >= 0.5) == (y[train] > 0.5))),
-                         _ce(y[held], oof[held]), float(np.mean((oof[held] >= 0.5) == (y[held] > 0.5))),
+        m = EpochMetrics(k + 1, cross_entropy(y[train], fit_p), float(np.mean((fit_p >= 0.5) == (y[train] > 0.5))),
+                         cross_entropy(y[held], oof[held]), float(np.mean((oof[held] >= 0.5) == (y[held] > 0.5))),
                          time.perf_counter() - start)
         history.append(m)
         listener.on_epoch(m, model)
@@ -350,10 +350,6 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, options: TrainOptions, listener: 
             break
     return history, oof.astype(np.float32), retries
 
-
-def _ce(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
-    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log1p(-p))))
 
 
 def _check_model(model, records, spec: PreprocessSpec, want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

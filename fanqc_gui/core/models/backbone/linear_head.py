@@ -43,6 +43,12 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free
 
 
+def cross_entropy(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean binary cross-entropy of scores p (clipped away from 0 and 1) for labels y: the curves' loss."""
+    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
+    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log1p(-p))))
+
+
 def balanced_weights(y: np.ndarray) -> np.ndarray:
     """Per-row weights giving GO and NG the same total weight (mean weight 1)."""
     y = np.asarray(y)
