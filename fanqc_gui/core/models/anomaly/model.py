@@ -7,7 +7,7 @@ model): PaDiM's precision matrices are 150 MB in float32 at 320x320, and convert
 memory than the float16 file (2.1 GB peak for the whole fit vs 1.7 GB); the file is half the size and a
 frame no slower. The trainer computes with the same rounded numbers (`stored`), so its scores stay the
 station's. PaDiM's statistics are float16 in model.keras too, so the conversion starts from 75 MB of them, not
-150 MB (its copies took ~0.9 GB; the whole fit's peak at 320x320: 2.2 GB with TF 2.21 before, 1.9 GB after).
+150 MB (its copies took ~0.9 GB; the whole fit's peak at 320x320: 2.2 GB with TF 2.21 before, 1.8 GB after).
 model.keras keeps the backbone in float32 (its batch norms are folded into the convolutions
 before the TFLite rounds them), so it scores within ~1e-3 of model.tflite, which is what judges.
 """
@@ -45,7 +45,7 @@ def build_anomaly_model(width: int, height: int, method: str, channels: list[int
     score, heat = layers.AnomalyScore(rows, cols, np.asarray(kernel).tolist(), slope, scale, name="anomaly")(distances)
     model = keras.Model(inputs, [score, heat], name=f"fanqc_anomaly_{method}")
     set_pretrained_weights(model, pretrained_weights())
-    scorer.set_weights([np.asarray(v, STATISTICS_DTYPE if method == "padim" else np.float32) for v in values])
+    scorer.set_weights([np.asarray(v, STATISTICS_DTYPE) if method == "padim" else stored(v) for v in values])
     return model
 
 
