@@ -12,6 +12,7 @@ from fanqc_gui.core.training.trainer import BatchProgress, EpochMetrics, TrainOp
 from fanqc_gui.ui import theme
 from fanqc_gui.workers.training_worker import StoppedRun
 
+LOGGED_STAGES = ("Fine-tuning",)  # stage lines that stay in the log: the tuning's folds and whether it was kept
 STAGE_HINTS = {"Loading TensorFlow": " (the first run after start-up takes a few seconds)"}
 IDLE_TEXT = "Not training. Check the images and options, then press Start training."
 
@@ -28,7 +29,11 @@ def duration_text(seconds: float) -> str:
 
 
 def fold_line(m: EpochMetrics, folds: int) -> str:
-    return (f"Fold {m.epoch}/{folds} · head on the other folds: loss {m.loss:.3f}, accuracy {100 * m.accuracy:.1f} %"
+    """A fold of the threshold's k-fold; with fine-tuning, folds k+1..2k are the tuned network's."""
+    what, number = ("head", m.epoch) if m.epoch <= folds else ("tuned network", m.epoch - folds)
+    prefix = "Fold" if m.epoch <= folds else "Fine-tuned fold"
+    return (f"{prefix} {number}/{folds} · {what} on the other folds: loss {m.loss:.3f}, "
+            f"accuracy {100 * m.accuracy:.1f} %"
             f" · this fold, held out: loss {m.val_loss:.3f}, accuracy {100 * m.val_accuracy:.1f} % · "
             f"{m.seconds:.1f} s")
 
@@ -90,8 +95,10 @@ class TrainingProgress(QWidget):
             return
         self.reset(options.epochs or 0)  # automatic: known from the first batch
         if options.preset == "pretrained":
+            tuning = (", then blocks 11-14 fine-tuned per fold (kept only if they judge unseen images better)"
+                      if options.fine_tune else "")
             self.add_line(f"Started: pretrained preset (ImageNet backbone + head), input size {options.input_size}, "
-                          f"threshold from {options.folds}-fold out-of-fold scores.")
+                          f"threshold from {options.folds}-fold out-of-fold scores{tuning}.")
             return
         hard = (f" (epochs 3+ visit {options.hard_example_fraction:.0%} of the images, mostly the hard ones)"
                 if (options.epochs is None or options.epochs > 2) and options.hard_example_fraction < 1 else "")
@@ -101,6 +108,8 @@ class TrainingProgress(QWidget):
 
     def show_stage(self, text: str) -> None:
         self.stage_label.setText(text + STAGE_HINTS.get(text, "") + ("…" if not text.endswith(".") else ""))
+        if text.startswith(LOGGED_STAGES):  # what happened to the model, not only what runs now
+            self.add_line(text.rstrip(".") + ".")
         if text == "Loading TensorFlow":
             self.bar.setRange(0, 0)  # busy indicator: no measurable progress while TF loads
 

@@ -192,6 +192,28 @@ def test_a_run_from_start_to_activation(qtbot, page, store, reference_h5):
 
 @pytest.mark.slow
 @needs_tf
+def test_a_fine_tuning_run_shows_its_stages_and_folds_and_says_whether_it_kept_the_tuning(qtbot, page, store):
+    form = page.options_form
+    form.preset.setCurrentIndex(form.preset.findData("pretrained"))
+    form.orientation.setCurrentIndex(form.orientation.findData("off"))
+    qtbot.mouseClick(form.fine_tune, Qt.MouseButton.LeftButton)
+    assert form.run_options().fine_tune
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.comparison.comparison is not None, timeout=PRETRAINED_RUN_MS)
+    page.plots.flush()
+    log = page.progress.log.toPlainText()
+    assert "then blocks 11-14 fine-tuned per fold" in log.splitlines()[0]
+    assert "Fine-tuning blocks 11-14: fold 1 of 5." in log and "Saved as" in log
+    assert "Fold 5/5 · head on the other folds" in log and "Fine-tuned fold 5/5 · tuned network" in log
+    report = store.get(page.comparison.comparison.new.model_id).metadata["training"]["fine_tuned"]
+    folds = TrainOptions().folds
+    assert page.plots.epochs_shown == 2 * folds  # the tuned folds continue the frozen head's on the curves
+    if not report["kept"]:  # the log says why the frozen model was saved
+        assert "Fine-tuning did not help on images it never trained on" in log
+
+
+@pytest.mark.slow
+@needs_tf
 @pytest.mark.parametrize("choice, kept", [("Stop, keep nothing", False), ("Stop and keep best model", True)])
 def test_stop_mid_run_keeps_a_model_only_when_asked(qtbot, page, store, choice, kept):
     _fake_model(store, "old-model", "old")
