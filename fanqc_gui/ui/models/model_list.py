@@ -53,12 +53,14 @@ def _images_text(counts: dict) -> str:
 
 
 def kind_text(metadata: dict) -> str:
-    """What kind of model, in words: "anomaly (GO only) · PaDiM", "GO/NG · pretrained", "GO/NG · reference"."""
+    """What kind of model, in words: "anomaly (GO only) · PaDiM", "GO/NG · pretrained", "GO/NG · pretrained ·
+    fine-tuned" (its upper blocks tuned and kept), "GO/NG · reference"."""
     if metadata.get("kind") == "anomaly":
         method = {"padim": "PaDiM", "patchcore": "PatchCore"}.get(metadata.get("method"), metadata.get("method"))
         return f"anomaly (GO only) · {method}" if method else "anomaly (GO only)"
     preset = metadata.get("preset") or ("imported" if metadata.get("source") == "imported" else "reference")
-    return f"GO/NG · {preset}"
+    tuned = ((metadata.get("training") or {}).get("fine_tuned") or {}).get("kept")
+    return f"GO/NG · {preset}{' · fine-tuned' if tuned else ''}"
 
 
 KIND_TIPS = {True: "Finds anomalies: trained on good parts only; its score is how much a part differs from them "

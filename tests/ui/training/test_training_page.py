@@ -208,8 +208,11 @@ def test_a_fine_tuning_run_shows_its_stages_and_folds_and_says_whether_it_kept_t
     report = store.get(page.comparison.comparison.new.model_id).metadata["training"]["fine_tuned"]
     folds = TrainOptions().folds
     assert page.plots.epochs_shown == 2 * folds  # the tuned folds continue the frozen head's on the curves
-    if not report["kept"]:  # the log says why the frozen model was saved
-        assert "Fine-tuning did not help on images it never trained on" in log
+    kind = page.models.table.item(0, COLUMNS.index("Kind")).text()
+    if report["kept"]:
+        assert kind == "GO/NG · pretrained · fine-tuned"
+    else:  # the log says why the frozen model was saved
+        assert "Fine-tuning did not help on images it never trained on" in log and kind == "GO/NG · pretrained"
 
 
 @pytest.mark.slow
