@@ -14,7 +14,7 @@ from pathlib import Path
 from fanqc_gui import __version__
 from fanqc_gui.cli import dataset, models, predict, station, training
 from fanqc_gui.cli.errors import EXIT_USER_ERROR, UserError, describe_error
-from fanqc_gui.core.tf_runtime import ensure_standard_fds
+from fanqc_gui.core.tf_runtime import ensure_standard_fds, filter_import_noise
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     ensure_standard_fds()
     _escape_undecodable_output()
+    filter_import_noise(True)
     args = None
     try:
         args = build_parser().parse_args(argv)

@@ -129,14 +129,15 @@ def import_tf():
             return _tf
         if _tf_failure is not None:
             raise TensorFlowBroken(_tf_failure)
-        # TF_CPP_MIN_LOG_LEVEL=3 silences the import's C++ chatter. The import is NOT wrapped in
+        # TF_CPP_MIN_LOG_LEVEL=3 silences most of the import's C++ chatter. The import is NOT wrapped in
         # quiet_native_output: training imports TF on a background thread, and redirecting the process's
         # stdout/stderr from there swallowed whatever the main thread printed meanwhile (`fanqc train`'s own
-        # error, its --json document) when it failed during the import.
+        # error, its --json document) when it failed during the import. The CLI filters stderr instead.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         try:
-            import keras  # noqa: F401
-            import tensorflow as tf
+            with _import_noise_filtered():
+                import keras  # noqa: F401
+                import tensorflow as tf
         except ImportError as exc:
             if importlib.util.find_spec("tensorflow") is None:
                 advice = ("this is the station build; train with the full FanQC build"
@@ -150,6 +151,74 @@ def import_tf():
         tf.get_logger().setLevel("ERROR")
         _tf = tf
         return tf
+
+
+_filter_import_noise = False
+
+
+def filter_import_noise(on: bool = True) -> None:
+    """The CLI asks for it: while TensorFlow loads, the lines its C++ start-up writes to stderr whatever
+    TF_CPP_MIN_LOG_LEVEL says ("WARNING: All log messages before absl::InitializeLog() ...", "oneDNN custom
+    operations are on ...") are dropped, so `fanqc train` shows its own progress and messages only."""
+    global _filter_import_noise
+    _filter_import_noise = on
+
+
+@contextlib.contextmanager
+def _import_noise_filtered():
+    """fd 2 through a pipe for the import: a thread forwards everything to the real stderr at once (the main
+    thread's progress bars and errors) except known noise lines. Nothing is held back: when the import ends,
+    fd 2 is restored and the thread has written the last bytes before this returns."""
+    if not _filter_import_noise or os.name != "posix":
+        yield
+        return
+    with _redirect_lock:  # never interleaved with quiet_native_output's own swap of fd 2
+        _flush_standard_streams()
+        try:
+            original = os.dup(2)
+            read_end, write_end = os.pipe()
+        except OSError:
+            yield
+            return
+        forwarder = threading.Thread(target=_forward_stderr, args=(read_end, original), name="tf-import-stderr",
+                                     daemon=True)
+        forwarder.start()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        try:
+            yield
+        finally:
+            _flush_standard_streams()
+            os.dup2(original, 2)  # the pipe's last write end closes: the forwarder reads to the end and stops
+            forwarder.join()
+            os.close(original)
+
+
+def _is_noise(line: bytes) -> bool:
+    text = line.decode("utf-8", "replace")
+    return any(n in text for n in _NOISE)
+
+
+def _forward_stderr(read_end: int, out: int) -> None:
+    pending = b""
+    try:
+        while chunk := os.read(read_end, 65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            kept = b"".join(line + b"\n" for line in lines if not _is_noise(line))
+            if pending and not _is_noise(pending):  # a progress bar redrawn with \r, no newline: at once
+                kept, pending = kept + pending, b""
+            _write_all(out, kept)
+        if pending and not _is_noise(pending):
+            _write_all(out, pending)
+    except OSError:
+        pass
+    finally:
+        os.close(read_end)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
 
 
 def _broken_message(exc: BaseException) -> str:
