@@ -139,7 +139,12 @@ def _lower_maps(records, spec: PreprocessSpec, views: int, tflite: bytes, listen
     with ThreadPoolExecutor(max_workers=2) as pool:
         for i, px in enumerate(pool.map(load, records)):
             for v in range(views):
-                maps[i, v] = lower(to_model_input(variant(px, v)[None])).reshape(h, w, c)
+                out = lower(to_model_input(variant(px, v)[None]))
+                if out.size != h * w * c:  # a converted network that is not this version's
+                    raise TrainingError(f"the lower network gives {out.size} values per image, not {h}x{w}x{c}: "
+                                        f"delete the converted networks (.fanqc/cache in the workspace and the "
+                                        f"user's FanQC cache folder) and train again. Nothing was saved.")
+                maps[i, v] = out.reshape(h, w, c)
             if i % 16 == 15 or i + 1 == len(records):
                 rate = (i + 1) / max(time.perf_counter() - t0, 1e-6)
                 listener.on_batch(BatchProgress(1, 1, i + 1, len(records), i + 1, len(records), rate,

@@ -147,7 +147,7 @@ def train_pretrained(ws: Workspace, store: ModelStore, options: TrainOptions, li
         try:
             tuned = fine_tuning.fine_tune(
                 records, spec, variants, x_views, y, fold_of(y, options.folds, options.seed),
-                lambda: _conversion(cache, "lower", lambda: keras_to_tflite(
+                lambda: _conversion(cache, f"lower{fine_tune_nets.LOWER_TAP}", lambda: keras_to_tflite(
                     fine_tune_nets.build_lower_model(height, width))),
                 listener, feature_model, options.seed, CHECK_IMAGES, len(history) + 1)
         except fine_tuning.FineTuneStopped:
