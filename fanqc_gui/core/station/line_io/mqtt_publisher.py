@@ -139,6 +139,7 @@ class MqttPublisher:
                         retain=True)
         client.on_connect = lambda c, u, flags, reason, props: self._events.put(("connected", gen, reason))
         client.on_connect_fail = lambda c, u: self._events.put(("unreachable", gen, None))
+        client.on_subscribe = lambda c, u, mid, codes, props: self._events.put(("subscribed", gen, codes))
         client.on_disconnect = lambda c, u, flags, reason, props: self._events.put(("disconnected", gen, reason))
         client.on_publish = lambda c, u, mid, reason, props: (_ack_now(c), self._events.put(("ack", gen, mid)))
         client.on_socket_open = lambda c, u, sock: _no_delay(sock)
@@ -204,9 +205,17 @@ class MqttPublisher:
             self.connects += 1
             self._backoff = self._reconnect_s[0]
             self._state, self._detail = "connected", f"connected to {self.address}"
-            if self._on_trigger is not None:
+            if self._on_trigger is not None:  # "connected" once triggers can arrive: a PLC may trigger at once
+                self._state, self._detail = "connecting", f"connected to {self.address}; subscribing to triggers"
                 self._client.subscribe(self.trigger_topic, qos=1)
             self._last_status, self._last_status_text = 0.0, ""  # a new session: say online at once
+        elif kind == "subscribed":
+            failed = [code for code in arg if getattr(code, "is_failure", False)]
+            if failed:
+                self._state, self._detail = "refused", (f"{self.address} refused the trigger subscription to "
+                                                        f"{self.trigger_topic}: {failed[0]}")
+            else:
+                self._state, self._detail = "connected", f"connected to {self.address}"
         elif kind == "unreachable":
             self._state, self._detail = "disconnected", f"cannot reach {self.address}; retrying"
             self._next_connect = self._drop_client(self._backoff)

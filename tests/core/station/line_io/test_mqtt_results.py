@@ -247,3 +247,14 @@ def test_a_broker_that_wants_a_password_gets_it_and_a_wrong_one_is_said_without_
         sub.close()
     finally:
         broker.stop()
+
+
+def test_with_triggers_the_station_is_connected_once_subscribed_so_a_trigger_sent_at_once_arrives(broker, tmp_path):
+    triggers = []
+    pub = publisher(broker, tmp_path, on_trigger=lambda **kw: triggers.append(kw) or True)
+    assert wait_for(lambda: pub.status().state == "connected")
+    mes = Subscriber(broker.port, [STATUS])  # the MES triggers as soon as the station says "connected"
+    mes.client.publish(f"plant/{STATION}/trigger", json.dumps({"part_id": "T-1", "id": 1}), qos=1)
+    assert wait_for(lambda: [t["part_id"] for t in triggers] == ["T-1"])
+    mes.close()
+    pub.stop()
